@@ -1,0 +1,43 @@
+/* A pre-merged batch: observations folded per key in memory, then applied to
+ * the store in key order in one transaction.  Folding first means a key seen
+ * a hundred times in a batch costs one B-tree update, not a hundred. */
+#ifndef REWARDSTORE_BATCH_H
+#define REWARDSTORE_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewardstore/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rs_batch rs_batch;
+
+/* max_keys and max_bytes bound the batch's memory; rs_batch_full() says when
+ * it should be applied. */
+int rs_batch_new(rs_batch **out, size_t max_keys, size_t max_bytes);
+void rs_batch_free(rs_batch *b);
+
+/* Fold one observation, or one record (with its key), into the batch,
+ * copying the strings that win.  Return 0 or RS_ENOMEM. */
+int rs_batch_add_obs(rs_batch *b, const rs_obs *o);
+int rs_batch_add_record(rs_batch *b, const uint8_t *key, size_t key_len,
+                        const rs_record *r);
+
+int rs_batch_full(const rs_batch *b);
+size_t rs_batch_count(const rs_batch *b);
+uint64_t rs_batch_observations(const rs_batch *b);
+
+/* Sort the entries by key; then entry i is the i-th in key order. */
+void rs_batch_sort(rs_batch *b);
+void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,
+                    size_t *key_len, const rs_record **r);
+
+void rs_batch_clear(rs_batch *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

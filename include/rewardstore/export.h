@@ -1,0 +1,59 @@
+/* From a record to the row PostgreSQL loads (SPEC section 4), and the
+ * writers of its formats. */
+#ifndef REWARDSTORE_EXPORT_H
+#define REWARDSTORE_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rewardstore/error.h>
+#include <rewardstore/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One row of user_profile.user_characters. */
+typedef struct rs_row {
+	uint8_t id[RS_UUID_LEN];
+	uint8_t user_id[RS_UUID_LEN];
+	uint8_t character_id[RS_UUID_LEN];
+	unsigned has_character_id : 1;
+	rs_str code, name, type, dialog, source, status;
+	int64_t acquired_at, updated_at;
+} rs_row;
+
+typedef enum rs_cid_policy {
+	RS_CID_NEWEST,
+	RS_CID_OLDEST,
+	RS_CID_CATALOG
+} rs_cid_policy;
+
+/* Build the row of a record.  Returns 0, or RS_EBADLINE when a NOT NULL
+ * column (character_id, character_name) has no value: such a row is held
+ * back from the export. */
+int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
+                       const rs_record *r, rs_cid_policy policy);
+
+typedef enum rs_format {
+	RS_FORMAT_CSV
+} rs_format;
+
+/* A buffered writer on a stdio stream. */
+typedef struct rs_writer rs_writer;
+int rs_writer_new(rs_writer **out, FILE *fp, rs_format format);
+/* Writes the header (CSV). */
+int rs_writer_begin(rs_writer *w);
+int rs_writer_row(rs_writer *w, const rs_row *row);
+/* Flush; returns 0 or the errno of a failed write. */
+int rs_writer_end(rs_writer *w);
+void rs_writer_free(rs_writer *w);
+
+/* The CSV header line, without its newline. */
+extern const char rs_csv_header[];
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,54 @@
+/* The import pipeline: input file -> lines (with offsets) -> observations ->
+ * a pre-merged batch -> records in the store, together with the source's
+ * progress, in one transaction per batch. */
+#ifndef REWARDSTORE_IMPORT_H
+#define REWARDSTORE_IMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewardstore/error.h>
+#include <rewardstore/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rs_import_counts {
+	uint64_t bytes;      /* input bytes read this run (decompressed) */
+	uint64_t lines;      /* lines read this run */
+	uint64_t blank;      /* of which blank */
+	uint64_t events;     /* observations applied */
+	uint64_t rejected;   /* bad lines */
+	uint64_t skipped_bytes; /* bytes already applied by an earlier run */
+	uint64_t pending_bytes; /* an unfinished last line left unconsumed */
+	int already_done;    /* the whole input had been applied before */
+} rs_import_counts;
+
+/* Called for each bad line: err names the source, line and reason; line is
+ * the line's bytes as read (without its line ending). */
+typedef void (*rs_reject_fn)(void *ctx, const rs_error *err, const char *line,
+                             size_t len);
+
+typedef struct rs_import_opts {
+	int strict;                  /* stop at the first bad line */
+	int force;                   /* re-read inputs already applied */
+	int32_t default_offset_min;  /* RS_TZ_NONE or --default-tz */
+	size_t batch_keys;           /* 0: the default */
+	size_t batch_bytes;          /* 0: the default */
+	rs_reject_fn on_reject;
+	void *ctx;
+} rs_import_opts;
+
+/* Import one reward log (plain, gzip or zstd; "-" is standard input).
+ * Returns 0 when the input was read to its end (bad lines are counted, not
+ * errors), RS_ESTOPPED when strict mode stopped at a bad line (what came
+ * before it is committed), or another status for an error that stopped the
+ * import. */
+int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
+                  rs_import_counts *counts, rs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/* The store: an LMDB environment directory.
+ *
+ * Named databases: "records" (key: user id bytes + code bytes, value: an
+ * encoded rs_record), "meta" (the format version), and "sources" (each
+ * input's progress, written in the same transaction as the records it
+ * produced). */
+#ifndef REWARDSTORE_STORE_H
+#define REWARDSTORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewardstore/batch.h>
+#include <rewardstore/error.h>
+#include <rewardstore/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The on-disk format this build writes and the newest it reads. */
+#define RS_STORE_FORMAT 1
+
+enum {
+	RS_STORE_RDONLY = 1 << 0, /* open for reading; the store must exist */
+	RS_STORE_NOSYNC = 1 << 1  /* do not fsync commits (bulk loads) */
+};
+
+typedef struct rs_store rs_store;
+
+int rs_store_open(rs_store **out, const char *path, unsigned flags,
+                  rs_error *err);
+void rs_store_close(rs_store *s);
+
+/* An input's progress, identified by a fingerprint of its content. */
+typedef struct rs_source {
+	uint8_t fingerprint[16];
+	uint64_t bytes;      /* bytes of the (decompressed) input applied */
+	uint64_t lines;      /* lines applied, bad and blank ones included */
+	uint64_t events;     /* observations applied */
+	uint64_t rejected;   /* bad lines seen */
+	uint64_t tail_hash;  /* hash of the (up to) 64 bytes before `bytes` */
+	uint64_t flags;      /* RS_SOURCE_* */
+	char name[200];      /* the name it was last read under, for stats */
+} rs_source;
+
+/* The last line applied had no newline (it parsed, so it was applied); a
+ * newline found there later ends it, and is not a new line. */
+#define RS_SOURCE_OPEN_LINE 1u
+
+/* Look a source up; returns 0, MDB_NOTFOUND, or an error. */
+int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
+                        rs_error *err);
+
+/* Merge the batch into the records and write the sources' progress, all in
+ * one transaction.  A full map is grown and the transaction retried; any
+ * other failure leaves the store as it was at the last commit. */
+int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
+                   size_t nsrc, rs_error *err);
+
+/* A read-only cursor over the records of one snapshot. */
+typedef struct rs_cursor rs_cursor;
+int rs_cursor_open(rs_store *s, rs_cursor **out, rs_error *err);
+/* Position before the first key >= key (for --user); then rs_cursor_next. */
+int rs_cursor_seek(rs_cursor *c, const uint8_t *key, size_t key_len,
+                   rs_error *err);
+/* Returns 1 and fills key/record (valid until the next call), 0 at the end,
+ * or a negative status. */
+int rs_cursor_next(rs_cursor *c, const uint8_t **key, size_t *key_len,
+                   rs_record *r, rs_error *err);
+void rs_cursor_close(rs_cursor *c);
+
+typedef struct rs_store_stats {
+	uint64_t records;
+	uint64_t users;
+	uint64_t codes;          /* distinct character codes */
+	uint64_t observations;
+	uint64_t dump_rows;
+	uint64_t multi_id;       /* records that saw several character_ids */
+	uint64_t sources;
+	uint64_t rejected;       /* bad lines over all sources */
+	uint64_t map_size;
+	uint64_t file_size;
+} rs_store_stats;
+
+int rs_store_stats_get(rs_store *s, rs_store_stats *st, rs_error *err);
+
+/* Call fn for each source, in fingerprint order, in one snapshot. */
+int rs_store_sources(rs_store *s,
+                     int (*fn)(void *ctx, const rs_source *src), void *ctx,
+                     rs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

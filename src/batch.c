@@ -1,0 +1,298 @@
+/* The pre-merged batch: a hash table of key -> record, its bytes in an arena
+ * of chunks that never move, so the records' string pointers stay valid
+ * until the batch is cleared. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <rewardstore/batch.h>
+#include <rewardstore/error.h>
+
+#include "hash.h"
+
+#define CHUNK_SIZE (1u << 20)
+
+typedef struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	char data[];
+} chunk;
+
+typedef struct entry {
+	uint64_t hash;
+	const uint8_t *key;
+	size_t key_len;
+	rs_record rec;
+} entry;
+
+/* sort order: the first eight key bytes as a number, then the whole key */
+typedef struct order {
+	uint64_t prefix;
+	const uint8_t *key;
+	uint32_t key_len;
+	uint32_t idx;
+} order;
+
+struct rs_batch {
+	entry *e;
+	order *ord;
+	size_t n, cap, max_keys, max_bytes;
+	uint32_t *slot;      /* entry index + 1, 0 when free */
+	size_t nslot;        /* a power of two, at least twice max_keys */
+	chunk *chunks;
+	size_t bytes;        /* arena bytes handed out */
+	uint64_t observations;
+};
+
+int rs_batch_new(rs_batch **out, size_t max_keys, size_t max_bytes)
+{
+	rs_batch *b = calloc(1, sizeof *b);
+	if (b == NULL)
+		return RS_ENOMEM;
+	b->max_keys = max_keys ? max_keys : 1;
+	b->cap = b->max_keys;
+	b->max_bytes = max_bytes;
+	b->nslot = 16;
+	while (b->nslot < 2 * b->cap)
+		b->nslot *= 2;
+	b->e = malloc(b->cap * sizeof *b->e);
+	b->ord = malloc(b->cap * sizeof *b->ord);
+	b->slot = calloc(b->nslot, sizeof *b->slot);
+	if (b->e == NULL || b->ord == NULL || b->slot == NULL) {
+		rs_batch_free(b);
+		return RS_ENOMEM;
+	}
+	*out = b;
+	return 0;
+}
+
+static void free_chunks(chunk *c)
+{
+	while (c) {
+		chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+void rs_batch_free(rs_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->e);
+	free(b->ord);
+	free(b->slot);
+	free_chunks(b->chunks);
+	free(b);
+}
+
+static void *arena_alloc(rs_batch *b, size_t n)
+{
+	chunk *c = b->chunks;
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+		chunk *nc = malloc(sizeof *nc + size);
+		if (nc == NULL)
+			return NULL;
+		nc->used = 0;
+		nc->size = size;
+		/* a chunk taken for one large value goes behind the current one,
+		 * which still has room */
+		if (c && n > CHUNK_SIZE) {
+			nc->next = c->next;
+			c->next = nc;
+		} else {
+			nc->next = c;
+			b->chunks = nc;
+		}
+		c = nc;
+	}
+	void *p = c->data + c->used;
+	c->used += n;
+	b->bytes += n;
+	return p;
+}
+
+static int own(rs_batch *b, rs_field *f)
+{
+	if (f->v.n == 0)
+		return 0;
+	char *p = arena_alloc(b, f->v.n);
+	if (p == NULL)
+		return RS_ENOMEM;
+	memcpy(p, f->v.p, f->v.n);
+	f->v.p = p;
+	return 0;
+}
+
+/* Fields of dst that now point at src's bytes get their own copy. */
+static int own_winners(rs_batch *b, rs_record *dst, const rs_record *src)
+{
+	int rc = 0;
+#define OWN(F) if (!rc && dst->F.v.n && dst->F.v.p == src->F.v.p) rc = own(b, &dst->F)
+	OWN(name);
+	OWN(type);
+	OWN(dialog);
+	OWN(status);
+	OWN(source);
+#undef OWN
+	return rc;
+}
+
+/* max_keys is when the batch asks to be applied, not a hard limit: the
+ * events of one line always go into one batch, so that a commit never holds
+ * part of a line.  Past it the table doubles. */
+static int grow(rs_batch *b)
+{
+	size_t cap = 2 * b->cap, nslot = b->nslot;
+	entry *e = realloc(b->e, cap * sizeof *e);
+	if (e == NULL)
+		return RS_ENOMEM;
+	b->e = e;
+	order *ord = realloc(b->ord, cap * sizeof *ord);
+	if (ord == NULL)
+		return RS_ENOMEM;
+	b->ord = ord;
+	b->cap = cap;
+	while (nslot < 2 * cap)
+		nslot *= 2;
+	if (nslot == b->nslot)
+		return 0;
+	uint32_t *slot = calloc(nslot, sizeof *slot);
+	if (slot == NULL)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		size_t j = (size_t)b->e[i].hash & (nslot - 1);
+		while (slot[j])
+			j = (j + 1) & (nslot - 1);
+		slot[j] = (uint32_t)i + 1;
+	}
+	free(b->slot);
+	b->slot = slot;
+	b->nslot = nslot;
+	return 0;
+}
+
+static int add(rs_batch *b, const uint8_t *key, size_t key_len,
+               const rs_record *r)
+{
+	uint64_t h = rs_hash64(key, key_len, 0);
+	size_t mask = b->nslot - 1, i = (size_t)h & mask;
+
+
+	for (; b->slot[i]; i = (i + 1) & mask) {
+		entry *e = &b->e[b->slot[i] - 1];
+		if (e->hash == h && e->key_len == key_len &&
+		    memcmp(e->key, key, key_len) == 0) {
+			rs_record_merge(&e->rec, r);
+			b->observations += r->n_obs;
+			return own_winners(b, &e->rec, r);
+		}
+	}
+	if (b->n == b->cap) {
+		if (grow(b))
+			return RS_ENOMEM;
+		/* the slots moved: find the free one again */
+		for (i = (size_t)h & (b->nslot - 1); b->slot[i]; i = (i + 1) & (b->nslot - 1))
+			;
+	}
+	entry *e = &b->e[b->n];
+	uint8_t *k = arena_alloc(b, key_len);
+	if (k == NULL)
+		return RS_ENOMEM;
+	memcpy(k, key, key_len);
+	e->hash = h;
+	e->key = k;
+	e->key_len = key_len;
+	e->rec = *r;
+	b->slot[i] = (uint32_t)++b->n;
+	b->observations += r->n_obs;
+	int rc = own(b, &e->rec.name);
+	if (!rc) rc = own(b, &e->rec.type);
+	if (!rc) rc = own(b, &e->rec.dialog);
+	if (!rc) rc = own(b, &e->rec.status);
+	if (!rc) rc = own(b, &e->rec.source);
+	return rc;
+}
+
+int rs_batch_add_obs(rs_batch *b, const rs_obs *o)
+{
+	uint8_t key[RS_KEY_MAX];
+	size_t n = rs_key_make(key, o->user_id, o->code.p, o->code.n);
+	rs_record r;
+
+	rs_record_from_obs(&r, o);
+	return add(b, key, n, &r);
+}
+
+int rs_batch_add_record(rs_batch *b, const uint8_t *key, size_t key_len,
+                        const rs_record *r)
+{
+	if (key_len < RS_UUID_LEN + 1 || key_len > RS_KEY_MAX)
+		return RS_EUSAGE;
+	return add(b, key, key_len, r);
+}
+
+int rs_batch_full(const rs_batch *b)
+{
+	return b->n >= b->max_keys || (b->max_bytes && b->bytes >= b->max_bytes);
+}
+
+size_t rs_batch_count(const rs_batch *b)
+{
+	return b->n;
+}
+
+uint64_t rs_batch_observations(const rs_batch *b)
+{
+	return b->observations;
+}
+
+static int cmp_order(const void *pa, const void *pb)
+{
+	const order *a = pa, *b = pb;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return rs_key_cmp(a->key, a->key_len, b->key, b->key_len);
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void rs_batch_sort(rs_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		b->ord[i].prefix = be64(b->e[i].key);
+		b->ord[i].key = b->e[i].key;
+		b->ord[i].key_len = (uint32_t)b->e[i].key_len;
+		b->ord[i].idx = (uint32_t)i;
+	}
+	qsort(b->ord, b->n, sizeof *b->ord, cmp_order);
+}
+
+void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,
+                    size_t *key_len, const rs_record **r)
+{
+	const entry *e = &b->e[b->ord[i].idx];
+	*key = e->key;
+	*key_len = e->key_len;
+	*r = &e->rec;
+}
+
+void rs_batch_clear(rs_batch *b)
+{
+	memset(b->slot, 0, b->nslot * sizeof *b->slot);
+	b->n = 0;
+	b->bytes = 0;
+	b->observations = 0;
+	/* keep one chunk for the next batch */
+	if (b->chunks) {
+		free_chunks(b->chunks->next);
+		b->chunks->next = NULL;
+		b->chunks->used = 0;
+	}
+}

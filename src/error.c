@@ -1,0 +1,56 @@
+/* Status codes and error values. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include <rewardstore/error.h>
+
+static const char *const messages[] = {
+	[RS_EBADLINE - RS_EBADLINE] = "bad input line",
+	[RS_ENOSTORE - RS_EBADLINE] = "not a rewardstore store",
+	[RS_EVERSION - RS_EBADLINE] = "store written by a newer rewardstore",
+	[RS_ECORRUPT - RS_EBADLINE] = "store is damaged",
+	[RS_EUSAGE - RS_EBADLINE] = "invalid argument",
+	[RS_ENOMEM - RS_EBADLINE] = "out of memory",
+	[RS_EIO - RS_EBADLINE] = "input error",
+	[RS_ESTOPPED - RS_EBADLINE] = "stopped at a bad line",
+};
+
+const char *rs_strerror(int code)
+{
+	if (code >= RS_EBADLINE && code < RS_ELAST)
+		return messages[code - RS_EBADLINE];
+	/* mdb_strerror covers LMDB's codes and falls back to strerror */
+	return mdb_strerror(code);
+}
+
+int rs_error_set(rs_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return code;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->text, sizeof err->text, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void rs_error_locate(rs_error *err, const char *source, uint64_t line,
+                     uint64_t offset)
+{
+	if (err == NULL)
+		return;
+	snprintf(err->source, sizeof err->source, "%s", source ? source : "");
+	err->line = line;
+	err->offset = offset;
+}
+
+void rs_error_clear(rs_error *err)
+{
+	if (err != NULL)
+		memset(err, 0, sizeof *err);
+}

@@ -1,0 +1,650 @@
+/* The JSON event reader (SPEC section 2).
+ *
+ * jsmn (libjsmn-dev) finds the tokens; it was chosen by measurement (see
+ * doc/DESIGN.md): it allocates nothing and is the fastest packaged parser
+ * here.  But jsmn is a tokenizer, not a validator: it accepts missing or
+ * doubled commas and colons, trailing commas, raw control characters in
+ * strings, primitives such as "tru" or "01", and it stops silently at a NUL.
+ * SPEC section 2 asks for strict RFC 8259, so after jsmn has placed the
+ * tokens, check_grammar() below checks what lies between them and the form
+ * of every primitive; string contents are checked as they are decoded. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS /* closing a container is O(1), not a scan back */
+#include <jsmn.h>
+
+#include <rewardstore/event.h>
+#include <rewardstore/text.h>
+#include <rewardstore/timestamp.h>
+
+/* Bounds that keep a hostile line from taking unbounded memory or time. */
+#define MAX_TOKENS (1u << 20)
+#define MAX_DEPTH 1024
+
+struct rs_event_reader {
+	int32_t default_tz;
+	jsmntok_t *tok;
+	unsigned tok_cap;
+	int *stack;          /* open containers while checking the grammar */
+	unsigned *nchild;
+	unsigned stack_cap;
+	char *scratch;       /* decoded strings of the current line */
+	size_t scratch_cap, scratch_len;
+	rs_obs *ev;
+	size_t ev_cap;
+};
+
+int rs_event_reader_new(rs_event_reader **out, int32_t default_offset_min)
+{
+	rs_event_reader *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return RS_ENOMEM;
+	r->default_tz = default_offset_min;
+	r->tok_cap = 128;
+	r->tok = malloc(r->tok_cap * sizeof *r->tok);
+	r->ev_cap = 16;
+	r->ev = malloc(r->ev_cap * sizeof *r->ev);
+	if (r->tok == NULL || r->ev == NULL) {
+		rs_event_reader_free(r);
+		return RS_ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+void rs_event_reader_free(rs_event_reader *r)
+{
+	if (r == NULL)
+		return;
+	free(r->tok);
+	free(r->stack);
+	free(r->nchild);
+	free(r->scratch);
+	free(r->ev);
+	free(r);
+}
+
+/* A bad line: say why and where. */
+__attribute__((format(printf, 3, 4)))
+static int bad(rs_error *err, size_t at, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->text, sizeof err->text, fmt, ap);
+		va_end(ap);
+		err->code = RS_EBADLINE;
+		err->offset = at;
+	}
+	return RS_EBADLINE;
+}
+
+/* ---- grammar ---- */
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static size_t outer_start(const jsmntok_t *t)
+{
+	return (size_t)t->start - (t->type == JSMN_STRING);
+}
+
+static size_t outer_end(const jsmntok_t *t)
+{
+	return (size_t)t->end + (t->type == JSMN_STRING);
+}
+
+/* s[from..to) must be white space around exactly one sep (or none when
+ * sep is 0). */
+static int check_gap(const char *s, size_t from, size_t to, char sep)
+{
+	size_t i = from;
+	while (i < to && is_ws(s[i]))
+		i++;
+	if (sep) {
+		if (i >= to || s[i] != sep)
+			return -1;
+		i++;
+		while (i < to && is_ws(s[i]))
+			i++;
+	}
+	return i == to ? 0 : -1;
+}
+
+static int check_primitive(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if ((n == 4 && memcmp(p, "true", 4) == 0) ||
+	    (n == 5 && memcmp(p, "false", 5) == 0) ||
+	    (n == 4 && memcmp(p, "null", 4) == 0))
+		return 0;
+	/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0') {
+		i++;
+	} else if (i < n && p[i] >= '1' && p[i] <= '9') {
+		while (i < n && (unsigned)(p[i] - '0') <= 9)
+			i++;
+	} else {
+		return -1;
+	}
+	if (i < n && p[i] == '.') {
+		size_t d = ++i;
+		while (i < n && (unsigned)(p[i] - '0') <= 9)
+			i++;
+		if (i == d)
+			return -1;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && (unsigned)(p[i] - '0') <= 9)
+			i++;
+		if (i == d)
+			return -1;
+	}
+	return i == n ? 0 : -1;
+}
+
+static int check_string(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20)
+			return -1;
+	return 0;
+}
+
+/* Walk the tokens in document order with a stack of open containers and
+ * check every gap between consecutive tokens. */
+static int check_grammar(rs_event_reader *r, const char *s, size_t len,
+                         unsigned ntok, rs_error *err)
+{
+	const jsmntok_t *t = r->tok;
+	unsigned depth = 0;
+	size_t pos = 0;
+
+	if (ntok == 0 || t[0].type != JSMN_OBJECT)
+		return bad(err, 0, "not a JSON object");
+	for (unsigned k = 0; k <= ntok; k++) {
+		size_t os = k < ntok ? outer_start(&t[k]) : len;
+		/* close the containers that end before this token */
+		while (depth && (k == ntok || (size_t)t[r->stack[depth - 1]].end <= os)) {
+			const jsmntok_t *c = &t[r->stack[depth - 1]];
+			if (check_gap(s, pos, (size_t)c->end - 1, 0))
+				return bad(err, pos, "malformed JSON (expected %s)",
+				           c->type == JSMN_OBJECT ? "'}'" : "']'");
+			if (c->type == JSMN_OBJECT && r->nchild[depth - 1] % 2)
+				return bad(err, (size_t)c->end - 1,
+				           "malformed JSON (a key without a value)");
+			pos = (size_t)c->end;
+			depth--;
+		}
+		if (k == ntok)
+			break;
+		if (depth == 0) {
+			if (k != 0)
+				return bad(err, os, "unexpected text after the JSON object");
+		} else {
+			const jsmntok_t *c = &t[r->stack[depth - 1]];
+			unsigned n = r->nchild[depth - 1]++;
+			char sep = n == 0 ? 0 : (c->type == JSMN_OBJECT && n % 2) ? ':' : ',';
+			if (check_gap(s, pos, os, sep))
+				return bad(err, pos, "malformed JSON (expected %s)",
+				           sep == ':' ? "':'" : sep ? "','" : "a value");
+			if (c->type == JSMN_OBJECT && n % 2 == 0 && t[k].type != JSMN_STRING)
+				return bad(err, os, "malformed JSON (object key is not a string)");
+		}
+		if (depth == 0 && check_gap(s, pos, os, 0))
+			return bad(err, pos, "malformed JSON");
+		switch (t[k].type) {
+		case JSMN_OBJECT:
+		case JSMN_ARRAY:
+			if (depth == MAX_DEPTH)
+				return bad(err, os, "JSON nested too deeply");
+			if (depth == r->stack_cap) {
+				unsigned cap = r->stack_cap ? 2 * r->stack_cap : 32;
+				int *st = realloc(r->stack, cap * sizeof *st);
+				if (st)
+					r->stack = st;
+				unsigned *nc = realloc(r->nchild, cap * sizeof *nc);
+				if (nc)
+					r->nchild = nc;
+				if (st == NULL || nc == NULL)
+					return rs_error_set(err, RS_ENOMEM, "out of memory");
+				r->stack_cap = cap;
+			}
+			r->stack[depth] = (int)k;
+			r->nchild[depth++] = 0;
+			pos = (size_t)t[k].start + 1;
+			break;
+		case JSMN_PRIMITIVE:
+			if (check_primitive(s + t[k].start, (size_t)(t[k].end - t[k].start)))
+				return bad(err, os, "malformed JSON (not a number, true, false or null)");
+			pos = outer_end(&t[k]);
+			break;
+		case JSMN_STRING:
+			if (check_string(s + t[k].start, (size_t)(t[k].end - t[k].start)))
+				return bad(err, os, "malformed JSON (control character in a string)");
+			pos = outer_end(&t[k]);
+			break;
+		default:
+			return bad(err, os, "malformed JSON");
+		}
+	}
+	if (check_gap(s, pos, len, 0))
+		return bad(err, pos, "unexpected text after the JSON object");
+	return 0;
+}
+
+static int tokenize(rs_event_reader *r, const char *s, size_t len,
+                    unsigned *ntok, rs_error *err)
+{
+	jsmn_parser p;
+	int n;
+
+	/* jsmn can only say "partial" about a bare value such as 42 */
+	size_t i = 0;
+	while (i < len && is_ws(s[i]))
+		i++;
+	if (i == len || s[i] != '{')
+		return bad(err, i, "not a JSON object");
+	jsmn_init(&p);
+	for (;;) {
+		n = jsmn_parse(&p, s, len, r->tok, r->tok_cap);
+		if (n != JSMN_ERROR_NOMEM)
+			break;
+		if (r->tok_cap >= MAX_TOKENS)
+			return bad(err, p.pos, "too many JSON values in one line (more than %u)",
+			           MAX_TOKENS);
+		/* jsmn resumes where it stopped once it has more room */
+		jsmntok_t *nt = realloc(r->tok, 2 * r->tok_cap * sizeof *nt);
+		if (nt == NULL)
+			return rs_error_set(err, RS_ENOMEM, "out of memory");
+		r->tok = nt;
+		r->tok_cap *= 2;
+	}
+	if (n == JSMN_ERROR_PART) {
+		/* jsmn says "partial" also for a bare value after a closed object */
+		if (p.toknext > 0 && r->tok[0].end >= 0)
+			return bad(err, (size_t)r->tok[0].end, "unexpected text after the JSON object");
+		return bad(err, len, "truncated JSON");
+	}
+	if (n < 0)
+		return bad(err, p.pos, "malformed JSON");
+	*ntok = (unsigned)n;
+	return 0;
+}
+
+/* ---- strings ---- */
+
+static int hex4(const char *p, unsigned *v)
+{
+	unsigned x = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned c = (unsigned char)p[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			d = (c | 0x20) - 'a' + 10;
+		else
+			return -1;
+		x = x << 4 | d;
+	}
+	*v = x;
+	return 0;
+}
+
+enum { STR_OK, STR_SURROGATE, STR_NUL };
+
+/* Decode the string token t (whose escapes jsmn has checked) into *out,
+ * pointing into the line when it has no escape and into the scratch buffer
+ * otherwise; the scratch buffer was sized for the whole line beforehand. */
+static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
+                         rs_str *out)
+{
+	const char *p = s + t->start, *end = s + t->end;
+	size_t n = (size_t)(end - p);
+
+	if (memchr(p, '\\', n) == NULL) {
+		out->p = p;
+		out->n = (uint32_t)n;
+		return STR_OK;
+	}
+	char *o = r->scratch + r->scratch_len, *start = o;
+	while (p < end) {
+		if (*p != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		p++;
+		switch (*p++) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '/': *o++ = '/'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		default: { /* 'u': jsmn checked the four hex digits */
+			unsigned cp = 0, lo;
+			hex4(p, &cp);
+			p += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				return STR_SURROGATE;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    hex4(p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
+					return STR_SURROGATE;
+				p += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			}
+			if (cp == 0)
+				return STR_NUL;
+			if (cp < 0x80) {
+				*o++ = (char)cp;
+			} else if (cp < 0x800) {
+				*o++ = (char)(0xc0 | cp >> 6);
+				*o++ = (char)(0x80 | (cp & 0x3f));
+			} else if (cp < 0x10000) {
+				*o++ = (char)(0xe0 | cp >> 12);
+				*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+				*o++ = (char)(0x80 | (cp & 0x3f));
+			} else {
+				*o++ = (char)(0xf0 | cp >> 18);
+				*o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+				*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+				*o++ = (char)(0x80 | (cp & 0x3f));
+			}
+		}
+		}
+	}
+	/* escapes never decode to more bytes than they take */
+	r->scratch_len += (size_t)(o - start);
+	out->p = start;
+	out->n = (uint32_t)(o - start);
+	return STR_OK;
+}
+
+/* ---- fields ---- */
+
+enum field {
+	F_USER_ID, F_CODE, F_ACQUIRED_AT, F_CHARACTER_ID, F_NAME, F_TYPE,
+	F_DIALOG, F_SOURCE, F_STATUS, F_EVENT_ID, F_CHARACTERS, F_NFIELDS,
+	F_UNKNOWN = F_NFIELDS
+};
+
+static const struct {
+	const char *name;
+	uint8_t len;
+	uint16_t max_chars; /* 0: not a text column */
+} fields[F_NFIELDS] = {
+	[F_USER_ID] = { "user_id", 7, 0 },
+	[F_CODE] = { "character_code", 14, RS_CODE_MAX_CHARS },
+	[F_ACQUIRED_AT] = { "acquired_at", 11, 0 },
+	[F_CHARACTER_ID] = { "character_id", 12, 0 },
+	[F_NAME] = { "character_name", 14, RS_NAME_MAX_CHARS },
+	[F_TYPE] = { "character_type", 14, RS_TYPE_MAX_CHARS },
+	[F_DIALOG] = { "character_dialog", 16, RS_DIALOG_MAX_CHARS },
+	[F_SOURCE] = { "source", 6, RS_SOURCE_MAX_CHARS },
+	[F_STATUS] = { "status", 6, RS_STATUS_MAX_CHARS },
+	[F_EVENT_ID] = { "event_id", 8, 0 },
+	[F_CHARACTERS] = { "characters", 10, 0 },
+};
+
+static enum field classify(rs_str key)
+{
+	for (int f = 0; f < F_NFIELDS; f++)
+		if (key.n == fields[f].len && memcmp(key.p, fields[f].name, key.n) == 0)
+			return (enum field)f;
+	return F_UNKNOWN;
+}
+
+/* The raw values of one object's fields: token indexes, -1 when absent. */
+typedef struct object_fields {
+	int val[F_NFIELDS];
+} object_fields;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return rs_str_cmp(*(const rs_str *)a, *(const rs_str *)b);
+}
+
+/* Collect the fields of the object token o; a duplicated key is a bad line
+ * (SPEC section 2: which value was meant is unknown). */
+static int collect(rs_event_reader *r, const char *s, unsigned ntok, int o,
+                   object_fields *of, const char *where, rs_error *err)
+{
+	const jsmntok_t *t = r->tok;
+	rs_str unknown_small[16], *unknown = unknown_small;
+	size_t nunknown = 0, unknown_cap = 16;
+	int rc = 0;
+
+	for (int f = 0; f < F_NFIELDS; f++)
+		of->val[f] = -1;
+	for (unsigned k = (unsigned)o + 1; k < ntok && t[k].start < t[o].end; k++) {
+		if (t[k].parent != o)
+			continue;
+		rs_str key;
+		if (decode_string(r, s, &t[k], &key) != STR_OK) {
+			/* a key that is not text: it cannot be one of ours */
+			key.p = s + t[k].start;
+			key.n = (uint32_t)(t[k].end - t[k].start);
+		}
+		enum field f = classify(key);
+		if (f != F_UNKNOWN) {
+			if (of->val[f] >= 0) {
+				rc = bad(err, outer_start(&t[k]), "%sduplicate key \"%s\"", where,
+				         fields[f].name);
+				goto out;
+			}
+			of->val[f] = (int)k + 1;
+			continue;
+		}
+		if (nunknown == unknown_cap) {
+			rs_str *nu = malloc(2 * unknown_cap * sizeof *nu);
+			if (nu == NULL) {
+				rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+				goto out;
+			}
+			memcpy(nu, unknown, nunknown * sizeof *nu);
+			if (unknown != unknown_small)
+				free(unknown);
+			unknown = nu;
+			unknown_cap *= 2;
+		}
+		unknown[nunknown++] = key;
+	}
+	if (nunknown > 1) {
+		qsort(unknown, nunknown, sizeof *unknown, cmp_str);
+		for (size_t i = 1; i < nunknown; i++)
+			if (rs_str_cmp(unknown[i - 1], unknown[i]) == 0) {
+				rc = bad(err, (size_t)(unknown[i].p - s), "%sduplicate key", where);
+				goto out;
+			}
+	}
+out:
+	if (unknown != unknown_small)
+		free(unknown);
+	return rc;
+}
+
+static int is_null(const char *s, const jsmntok_t *t)
+{
+	return t->type == JSMN_PRIMITIVE && s[t->start] == 'n';
+}
+
+/* A text field: missing (absent, null or ""), or a string within its
+ * length in characters. */
+static int text_field(rs_event_reader *r, const char *s, int v, enum field f,
+                      rs_str *out, const char *where, rs_error *err)
+{
+	const jsmntok_t *t = &r->tok[v];
+
+	out->p = NULL;
+	out->n = 0;
+	if (v < 0 || is_null(s, t))
+		return 0;
+	if (t->type != JSMN_STRING)
+		return bad(err, outer_start(t), "%s\"%s\" is not a string", where, fields[f].name);
+	switch (decode_string(r, s, t, out)) {
+	case STR_SURROGATE:
+		return bad(err, outer_start(t), "%s\"%s\" holds a lone surrogate escape", where,
+		           fields[f].name);
+	case STR_NUL:
+		return bad(err, outer_start(t), "%s\"%s\" holds \\u0000, which PostgreSQL text cannot store",
+		           where, fields[f].name);
+	}
+	if (fields[f].max_chars && out->n > fields[f].max_chars &&
+	    rs_utf8_chars(out->p, out->n) > fields[f].max_chars) {
+		rs_error_set(err, RS_EBADLINE, "%s\"%s\" is longer than %u characters", where,
+		             fields[f].name, fields[f].max_chars);
+		if (err)
+			err->offset = outer_start(t);
+		return RS_EBADLINE;
+	}
+	return 0;
+}
+
+static int uuid_field(rs_event_reader *r, const char *s, int v, enum field f,
+                      uint8_t out[RS_UUID_LEN], int *has, const char *where,
+                      rs_error *err)
+{
+	rs_str str;
+	int rc = text_field(r, s, v, f, &str, where, err);
+	if (rc)
+		return rc;
+	*has = str.n != 0;
+	if (*has && rs_uuid_parse(str.p, str.n, out))
+		return bad(err, outer_start(&r->tok[v]), "%s\"%s\" is not a UUID", where,
+		           fields[f].name);
+	return 0;
+}
+
+/* Build one event from the object's fields, taking user_id, acquired_at and
+ * source from the enclosing batch object (dflt) where they are missing. */
+static int make_event(rs_event_reader *r, const char *s, const object_fields *of,
+                      const object_fields *dflt, rs_obs *o, const char *where,
+                      rs_error *err)
+{
+	int has, rc;
+	rs_str ts;
+	const char *why;
+	int v;
+
+	memset(o, 0, sizeof *o);
+#define PICK(F) ((of->val[F] >= 0 && !is_null(s, &r->tok[of->val[F]]) && \
+                  !(r->tok[of->val[F]].type == JSMN_STRING && \
+                    r->tok[of->val[F]].end == r->tok[of->val[F]].start)) || !dflt \
+                 ? of->val[F] : dflt->val[F])
+	v = PICK(F_USER_ID);
+	if ((rc = uuid_field(r, s, v, F_USER_ID, o->user_id, &has, where, err)))
+		return rc;
+	if (!has)
+		return bad(err, 0, "%smissing \"user_id\"", where);
+	if ((rc = text_field(r, s, of->val[F_CODE], F_CODE, &o->code, where, err)))
+		return rc;
+	if (o->code.n == 0)
+		return bad(err, 0, "%smissing \"character_code\"", where);
+	v = PICK(F_ACQUIRED_AT);
+	if ((rc = text_field(r, s, v, F_ACQUIRED_AT, &ts, where, err)))
+		return rc;
+	if (ts.n == 0)
+		return bad(err, 0, "%smissing \"acquired_at\"", where);
+	if (rs_time_parse(ts.p, ts.n, r->default_tz, &o->acquired_at, &why))
+		return bad(err, outer_start(&r->tok[v]), "%s\"acquired_at\": %s", where, why);
+	if ((rc = uuid_field(r, s, of->val[F_CHARACTER_ID], F_CHARACTER_ID,
+	                     o->character_id, &has, where, err)))
+		return rc;
+	o->has_character_id = (unsigned)has;
+	if ((rc = text_field(r, s, of->val[F_NAME], F_NAME, &o->name, where, err)) ||
+	    (rc = text_field(r, s, of->val[F_TYPE], F_TYPE, &o->type, where, err)) ||
+	    (rc = text_field(r, s, of->val[F_DIALOG], F_DIALOG, &o->dialog, where, err)) ||
+	    (rc = text_field(r, s, PICK(F_SOURCE), F_SOURCE, &o->source, where, err)) ||
+	    (rc = text_field(r, s, of->val[F_STATUS], F_STATUS, &o->status, where, err)))
+		return rc;
+#undef PICK
+	/* event_id is informational and may be any value */
+	return 0;
+}
+
+static int push_event(rs_event_reader *r, size_t n, rs_error *err)
+{
+	if (n < r->ev_cap)
+		return 0;
+	rs_obs *ev = realloc(r->ev, 2 * r->ev_cap * sizeof *ev);
+	if (ev == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	r->ev = ev;
+	r->ev_cap *= 2;
+	return 0;
+}
+
+int rs_event_parse(rs_event_reader *r, const char *line, size_t len,
+                   const rs_obs **events, size_t *n, rs_error *err)
+{
+	unsigned ntok = 0;
+	size_t badpos;
+	object_fields root;
+	int rc;
+
+	*n = 0;
+	if (rs_utf8_check(line, len, &badpos) < 0)
+		return bad(err, badpos, "%s", line[badpos] ? "invalid UTF-8" : "NUL byte");
+	if ((rc = tokenize(r, line, len, &ntok, err)) ||
+	    (rc = check_grammar(r, line, len, ntok, err)))
+		return rc;
+	if (r->scratch_cap < len) {
+		char *sc = realloc(r->scratch, len);
+		if (sc == NULL)
+			return rs_error_set(err, RS_ENOMEM, "out of memory");
+		r->scratch = sc;
+		r->scratch_cap = len;
+	}
+	r->scratch_len = 0;
+	if ((rc = collect(r, line, ntok, 0, &root, "", err)))
+		return rc;
+	if (root.val[F_CHARACTERS] < 0) {
+		if ((rc = make_event(r, line, &root, NULL, &r->ev[0], "", err)))
+			return rc;
+		*events = r->ev;
+		*n = 1;
+		return 0;
+	}
+	/* a batch line: every element is an event, and one bad element makes the
+	 * whole line bad */
+	int a = root.val[F_CHARACTERS];
+	const jsmntok_t *t = r->tok;
+	if (t[a].type != JSMN_ARRAY)
+		return bad(err, outer_start(&t[a]), "\"characters\" is not an array");
+	size_t i = 0;
+	for (unsigned k = (unsigned)a + 1; k < ntok && t[k].start < t[a].end; k++) {
+		if (t[k].parent != a)
+			continue;
+		char where[48];
+		snprintf(where, sizeof where, "\"characters\"[%zu]: ", i);
+		if (t[k].type != JSMN_OBJECT)
+			return bad(err, outer_start(&t[k]), "%snot an object", where);
+		object_fields el;
+		if ((rc = push_event(r, i, err)) ||
+		    (rc = collect(r, line, ntok, (int)k, &el, where, err)) ||
+		    (rc = make_event(r, line, &el, &root, &r->ev[i], where, err)))
+			return rc;
+		i++;
+	}
+	*events = r->ev;
+	*n = i;
+	return 0;
+}

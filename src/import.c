@@ -1,0 +1,373 @@
+/* The import pipeline (see include/rewardstore/import.h).
+ *
+ * Exactly-once: each input is a source, identified by a fingerprint of its
+ * first line (its content, not its name), with its progress: how many bytes
+ * and lines were applied and a hash of the 64 bytes before that point.  The
+ * progress is written in the same transaction as the records the bytes
+ * produced, so after a crash the store says exactly where to resume.  A
+ * later run checks that the input still holds the same bytes before that
+ * point and resumes there; an input that does not is read from its start
+ * as a new source.  Offsets are in decompressed bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include <rewardstore/batch.h>
+#include <rewardstore/event.h>
+#include <rewardstore/import.h>
+
+#include "hash.h"
+#include "input.h"
+
+#define BUF_INIT (4u << 20)
+#define TAIL_LEN 64
+#define DEFAULT_BATCH_KEYS (1u << 16)
+#define DEFAULT_BATCH_BYTES (16u << 20)
+
+/* Lines of an input, each with its absolute offset.  The buffer always
+ * keeps TAIL_LEN bytes before the current position, for the tail hash. */
+typedef struct line_reader {
+	rs_input *in;
+	char *buf;
+	size_t cap;
+	size_t start, scan, end; /* unread bytes: buf[start..end) */
+	uint64_t base;           /* absolute offset of buf[0] */
+	int eof;
+} line_reader;
+
+static int fill(line_reader *lr, rs_error *err)
+{
+	size_t keep = lr->start > TAIL_LEN ? lr->start - TAIL_LEN : 0;
+	size_t got;
+	int rc;
+
+	if (keep) {
+		memmove(lr->buf, lr->buf + keep, lr->end - keep);
+		lr->base += keep;
+		lr->start -= keep;
+		lr->scan -= keep;
+		lr->end -= keep;
+	}
+	if (lr->end == lr->cap) {
+		/* a line longer than the buffer: double it */
+		char *nb = realloc(lr->buf, 2 * lr->cap);
+		if (nb == NULL)
+			return rs_error_set(err, RS_ENOMEM, "out of memory (a line of %zu bytes)",
+			                    lr->end);
+		lr->buf = nb;
+		lr->cap *= 2;
+	}
+	if ((rc = rs_input_read(lr->in, lr->buf + lr->end, lr->cap - lr->end, &got, err)))
+		return rc;
+	lr->end += got;
+	lr->eof = got == 0;
+	return 0;
+}
+
+/* The next line: *len and *p its bytes (without the newline), *nl whether
+ * it had one; *p is NULL at the end.  Returns a status. */
+static int next_line(line_reader *lr, const char **p, size_t *len, int *nl,
+                     rs_error *err)
+{
+	int rc;
+
+	*p = NULL;
+	for (;;) {
+		char *q = memchr(lr->buf + lr->scan, '\n', lr->end - lr->scan);
+		if (q) {
+			*p = lr->buf + lr->start;
+			*len = (size_t)(q - *p);
+			*nl = 1;
+			lr->start = lr->scan = (size_t)(q - lr->buf) + 1;
+			return 0;
+		}
+		lr->scan = lr->end;
+		if (lr->eof) {
+			if (lr->start == lr->end)
+				return 0;
+			*p = lr->buf + lr->start;
+			*len = lr->end - lr->start;
+			*nl = 0;
+			lr->start = lr->scan = lr->end;
+			return 0;
+		}
+		if ((rc = fill(lr, err)))
+			return rc;
+	}
+}
+
+/* Make the first line (or the whole input, if it has no newline) readable
+ * without consuming it; *len is 0 for an empty input. */
+static int peek_first_line(line_reader *lr, const char **p, size_t *len,
+                           rs_error *err)
+{
+	int rc;
+	char *q;
+
+	while ((q = memchr(lr->buf, '\n', lr->end)) == NULL && !lr->eof)
+		if ((rc = fill(lr, err)))
+			return rc;
+	*p = lr->buf;
+	*len = q ? (size_t)(q - lr->buf) : lr->end;
+	return 0;
+}
+
+/* Discard bytes up to the absolute offset to; *short_input is set when the
+ * input ends first. */
+static int skip_to(line_reader *lr, uint64_t to, int *short_input,
+                   rs_error *err)
+{
+	int rc;
+
+	*short_input = 0;
+	while (lr->base + lr->end < to) {
+		if (lr->eof) {
+			*short_input = 1;
+			return 0;
+		}
+		lr->start = lr->scan = lr->end;
+		if ((rc = fill(lr, err)))
+			return rc;
+	}
+	lr->start = lr->scan = (size_t)(to - lr->base);
+	return 0;
+}
+
+/* Hash of the bytes just before the current position. */
+static uint64_t tail_hash(const line_reader *lr, size_t at)
+{
+	size_t k = at < TAIL_LEN ? at : TAIL_LEN;
+	return rs_hash64(lr->buf + at - k, k, 0x7461696cULL);
+}
+
+static void fingerprint(const char *p, size_t n, uint8_t fp[16])
+{
+	uint64_t a = rs_hash64(p, n, 0x66703161ULL), b = rs_hash64(p, n, 0x66703262ULL);
+	memcpy(fp, &a, 8);
+	memcpy(fp + 8, &b, 8);
+}
+
+typedef struct importer {
+	rs_store *s;
+	const rs_import_opts *opts;
+	rs_batch *batch;
+	rs_source src;        /* progress as committed next */
+	rs_source at_start;   /* progress before this run */
+	rs_import_counts *counts;
+	line_reader lr;
+} importer;
+
+/* Commit the batch with the source's progress: the input up to the line
+ * that starts at buf offset `at` (absolute offset bytes) is applied. */
+static int commit(importer *im, size_t at, uint64_t lines, unsigned flags,
+                  rs_error *err)
+{
+	int rc;
+
+	im->src.bytes = im->lr.base + at;
+	im->src.lines = lines;
+	im->src.flags = flags;
+	im->src.tail_hash = tail_hash(&im->lr, at);
+	im->src.events = im->at_start.events + im->counts->events;
+	im->src.rejected = im->at_start.rejected + im->counts->rejected;
+	rs_batch_sort(im->batch);
+	rc = rs_store_apply(im->s, im->batch, &im->src, 1, err);
+	rs_batch_clear(im->batch);
+	return rc;
+}
+
+static int is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return 0;
+	return 1;
+}
+
+/* Find where this input resumes.  *restart is set when the input turned
+ * out not to continue the source with its fingerprint: it must then be read
+ * again from its beginning. */
+static int resume(importer *im, const char *path, int *restart, rs_error *err)
+{
+	const char *first;
+	size_t first_len;
+	int rc, short_input;
+
+	*restart = 0;
+	if ((rc = peek_first_line(&im->lr, &first, &first_len, err)))
+		return rc;
+	fingerprint(first, first_len, im->src.fingerprint);
+	snprintf(im->src.name, sizeof im->src.name, "%s", path);
+	rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
+	if (rc == MDB_NOTFOUND || im->opts->force || first_len == 0) {
+		memset(&im->at_start, 0, sizeof im->at_start);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if ((rc = skip_to(&im->lr, im->at_start.bytes, &short_input, err)))
+		return rc;
+	if (!short_input && tail_hash(&im->lr, im->lr.start) == im->at_start.tail_hash) {
+		im->counts->skipped_bytes = im->at_start.bytes;
+		/* a newline that ends the open line applied last time is no new line */
+		if ((im->at_start.flags & RS_SOURCE_OPEN_LINE)) {
+			const char *p;
+			size_t len;
+			int nl;
+			while (im->lr.start == im->lr.end && !im->lr.eof)
+				if ((rc = fill(&im->lr, err)))
+					return rc;
+			if (im->lr.start < im->lr.end && im->lr.buf[im->lr.start] == '\n' &&
+			    (rc = next_line(&im->lr, &p, &len, &nl, err)))
+				return rc;
+		}
+		return 0;
+	}
+	/* Same first line, other content: a different input.  It is read from
+	 * its start and its progress replaces the old entry. */
+	memset(&im->at_start, 0, sizeof im->at_start);
+	*restart = 1;
+	return 0;
+}
+
+int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
+                  rs_import_counts *counts, rs_error *err)
+{
+	importer im = { .s = s, .opts = opts, .counts = counts };
+	rs_event_reader *reader = NULL;
+	uint64_t lineno;
+	unsigned open_line = 0;
+	int rc;
+
+	memset(counts, 0, sizeof *counts);
+	if ((rc = rs_event_reader_new(&reader, opts->default_offset_min)) ||
+	    (rc = rs_batch_new(&im.batch, opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS,
+	                       opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES))) {
+		rs_error_set(err, RS_ENOMEM, "out of memory");
+		goto free_reader;
+	}
+	im.lr.cap = BUF_INIT;
+	if ((im.lr.buf = malloc(im.lr.cap)) == NULL) {
+		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+		goto free_batch;
+	}
+	if ((rc = rs_input_open(&im.lr.in, path, err)))
+		goto free_buf;
+	int restart;
+	if ((rc = resume(&im, path, &restart, err)))
+		goto close_input;
+	if (restart) {
+		/* start again from the beginning of the input */
+		if (strcmp(path, "-") == 0) {
+			rc = rs_error_set(err, RS_EUSAGE,
+			                  "standard input does not continue the input it was "
+			                  "first seen as (use --force to read it all)");
+			rs_error_locate(err, path, 0, 0);
+			goto close_input;
+		}
+		rs_input_close(im.lr.in);
+		im.lr.in = NULL;
+		im.lr.start = im.lr.scan = im.lr.end = 0;
+		im.lr.base = 0;
+		im.lr.eof = 0;
+		if ((rc = rs_input_open(&im.lr.in, path, err)))
+			goto free_buf;
+	}
+	lineno = im.at_start.lines;
+	uint64_t read_from = im.lr.base + im.lr.start;
+
+	for (;;) {
+		const char *p;
+		size_t len, raw_len;
+		int nl;
+		const rs_obs *ev;
+		size_t nev;
+		rs_error lerr;
+
+		size_t at = im.lr.start;
+		if (rs_batch_full(im.batch) &&
+		    (rc = commit(&im, at, lineno, 0, err)))
+			goto close_input;
+		if ((rc = next_line(&im.lr, &p, &len, &nl, err)))
+			goto close_input;
+		if (p == NULL)
+			break;
+		uint64_t line_off = im.lr.base + (uint64_t)(p - im.lr.buf);
+		lineno++;
+		raw_len = len;
+		if (len && p[len - 1] == '\r')
+			len--;
+		/* a UTF-8 byte order mark at the start of the input is skipped */
+		if (line_off == 0 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+			p += 3;
+			len -= 3;
+			raw_len -= 3;
+		}
+		counts->lines++;
+		if (is_blank(p, len)) {
+			counts->blank++;
+			continue;
+		}
+		rs_error_clear(&lerr);
+		rc = rs_event_parse(reader, p, len, &ev, &nev, &lerr);
+		if (rc == RS_EBADLINE && !nl) {
+			/* a last line without a newline that does not parse is still
+			 * being written: leave it for a later run */
+			counts->lines--;
+			lineno--;
+			counts->pending_bytes = raw_len;
+			im.lr.start = im.lr.scan = at;
+			break;
+		}
+		if (rc == RS_EBADLINE) {
+			counts->rejected++;
+			rs_error_locate(&lerr, path, lineno, line_off + lerr.offset);
+			if (opts->on_reject)
+				opts->on_reject(opts->ctx, &lerr, p, raw_len);
+			if (opts->strict) {
+				/* commit what came before: a re-run resumes at this line,
+				 * so the source does not count it yet */
+				counts->rejected--;
+				rc = commit(&im, at, lineno - 1, 0, err);
+				counts->rejected++;
+				if (rc)
+					goto close_input;
+				*err = lerr;
+				rc = RS_ESTOPPED;
+				goto close_input;
+			}
+			continue;
+		}
+		if (rc) {
+			rs_error_locate(err, path, lineno, line_off);
+			rs_error_set(err, rc, "%s", lerr.text);
+			goto close_input;
+		}
+		for (size_t i = 0; i < nev; i++)
+			if ((rc = rs_batch_add_obs(im.batch, &ev[i]))) {
+				rs_error_set(err, rc, "out of memory");
+				goto close_input;
+			}
+		counts->events += nev;
+		open_line = nl ? 0 : RS_SOURCE_OPEN_LINE;
+	}
+	counts->bytes = im.lr.base + im.lr.start - read_from;
+	counts->already_done = counts->skipped_bytes > 0 && counts->lines == 0;
+	/* record the progress even when nothing new was applied, unless the
+	 * input held nothing complete at all */
+	if (im.lr.base + im.lr.start > 0 || rs_batch_count(im.batch))
+		rc = commit(&im, im.lr.start, lineno, open_line, err);
+	else
+		rc = 0;
+close_input:
+	rs_input_close(im.lr.in);
+free_buf:
+	free(im.lr.buf);
+free_batch:
+	rs_batch_free(im.batch);
+free_reader:
+	rs_event_reader_free(reader);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/* Private: an input file as a stream of (decompressed) bytes. */
+#ifndef RS_INPUT_H
+#define RS_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewardstore/error.h>
+
+typedef enum rs_input_kind {
+	RS_INPUT_PLAIN,
+	RS_INPUT_GZIP,
+	RS_INPUT_ZSTD
+} rs_input_kind;
+
+typedef struct rs_input rs_input;
+
+/* Open path ("-" is standard input) and find its kind from its first bytes,
+ * not its name. */
+int rs_input_open(rs_input **out, const char *path, rs_error *err);
+/* Read up to cap decompressed bytes; *got is 0 at the end. */
+int rs_input_read(rs_input *in, char *buf, size_t cap, size_t *got,
+                  rs_error *err);
+rs_input_kind rs_input_kind_of(const rs_input *in);
+/* Bytes read from the file itself (compressed ones, for progress). */
+uint64_t rs_input_raw_bytes(const rs_input *in);
+void rs_input_close(rs_input *in);
+
+#endif

@@ -1,0 +1,618 @@
+/* The store: an LMDB environment directory (see include/rewardstore/store.h
+ * for its databases, doc/DESIGN.md for durability).
+ *
+ * Writes happen only in rs_store_apply: one write transaction holds a whole
+ * batch of merged records and the progress of the sources that produced
+ * them, so a crash at any moment leaves either all of a batch or none. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include <rewardstore/store.h>
+
+#define DEFAULT_MAP_SIZE (1ULL << 30)
+#define META_FORMAT "format"
+
+struct rs_store {
+	MDB_env *env;
+	MDB_dbi records, meta, sources;
+	unsigned flags;
+	char path[RS_ERROR_SOURCE_LEN];
+	uint8_t *scratch;
+	size_t scratch_cap;
+};
+
+struct rs_cursor {
+	rs_store *s;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_cursor_op op;
+};
+
+static int fail(rs_error *err, const char *path, int rc, const char *what)
+{
+	rs_error_set(err, rc, "%s: %s", what, rs_strerror(rc));
+	rs_error_locate(err, path, 0, 0);
+	return rc;
+}
+
+/* Whether dir holds no entries but . and .. */
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+/* Decide, before LMDB touches anything, whether path is a store, may
+ * become one, or is something else that must be left alone. */
+static int check_path(const char *path, unsigned flags, rs_error *err)
+{
+	char data[RS_ERROR_SOURCE_LEN + 16];
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT || (flags & RS_STORE_RDONLY)) {
+			int rc = errno == ENOENT ? RS_ENOSTORE : errno;
+			rs_error_set(err, rc, "no store at '%s'", path);
+			rs_error_locate(err, path, 0, 0);
+			return rc;
+		}
+		if (mkdir(path, 0777) != 0) {
+			int rc = errno;
+			rs_error_set(err, rc, "cannot create the store directory '%s': %s", path,
+			             strerror(rc));
+			rs_error_locate(err, path, 0, 0);
+			return rc;
+		}
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		rs_error_set(err, RS_ENOSTORE, "'%s' is not a store (not a directory)", path);
+		rs_error_locate(err, path, 0, 0);
+		return RS_ENOSTORE;
+	}
+	snprintf(data, sizeof data, "%s/data.mdb", path);
+	if (stat(data, &st) == 0)
+		return 0;
+	if ((flags & RS_STORE_RDONLY) || !dir_is_empty(path)) {
+		rs_error_set(err, RS_ENOSTORE, "'%s' is not a store (it has no data.mdb)", path);
+		rs_error_locate(err, path, 0, 0);
+		return RS_ENOSTORE;
+	}
+	return 0;
+}
+
+/* Open the named databases, creating them in a new store, and check the
+ * format version: a store stamped newer than this build is refused before
+ * anything is written. */
+static int open_dbs(rs_store *s, rs_error *err)
+{
+	int rdonly = s->flags & RS_STORE_RDONLY;
+	unsigned create = rdonly ? 0 : MDB_CREATE;
+	MDB_txn *txn;
+	MDB_val k = { sizeof META_FORMAT - 1, (void *)META_FORMAT }, v;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc)
+		return fail(err, s->path, rc, "cannot begin a transaction");
+	rc = mdb_dbi_open(txn, "meta", create, &s->meta);
+	if (rc == MDB_NOTFOUND) {
+		rc = rs_error_set(err, RS_ENOSTORE, "'%s' is not a rewardstore store", s->path);
+		rs_error_locate(err, s->path, 0, 0);
+		goto abort;
+	}
+	if (rc)
+		goto fail;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND && !rdonly) {
+		/* a new store: stamp it */
+		uint32_t fmt = RS_STORE_FORMAT;
+		MDB_val fv = { sizeof fmt, &fmt };
+		if ((rc = mdb_put(txn, s->meta, &k, &fv, 0)))
+			goto fail;
+	} else if (rc == MDB_NOTFOUND) {
+		rc = rs_error_set(err, RS_ENOSTORE, "'%s' is not a rewardstore store", s->path);
+		rs_error_locate(err, s->path, 0, 0);
+		goto abort;
+	} else if (rc) {
+		goto fail;
+	} else {
+		uint32_t fmt;
+		if (v.mv_size != sizeof fmt) {
+			rc = rs_error_set(err, RS_ECORRUPT, "store '%s' has a damaged format stamp", s->path);
+			rs_error_locate(err, s->path, 0, 0);
+			goto abort;
+		}
+		memcpy(&fmt, v.mv_data, sizeof fmt);
+		if (fmt > RS_STORE_FORMAT) {
+			rc = rs_error_set(err, RS_EVERSION,
+			                  "store '%s' has format %u, newer than this rewardstore reads (%u)",
+			                  s->path, fmt, RS_STORE_FORMAT);
+			rs_error_locate(err, s->path, 0, 0);
+			goto abort;
+		}
+	}
+	if ((rc = mdb_dbi_open(txn, "records", create, &s->records)) ||
+	    (rc = mdb_dbi_open(txn, "sources", create, &s->sources)))
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)))
+		return fail(err, s->path, rc, "cannot commit");
+	return 0;
+fail:
+	fail(err, s->path, rc, "cannot open the store's databases");
+abort:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int rs_store_open(rs_store **out, const char *path, unsigned flags,
+                  rs_error *err)
+{
+	rs_store *s;
+	unsigned mflags = MDB_NORDAHEAD;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_path(path, flags, err)))
+		return rc;
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	s->flags = flags;
+	snprintf(s->path, sizeof s->path, "%s", path);
+	if (flags & RS_STORE_RDONLY)
+		mflags |= MDB_RDONLY;
+	if (flags & RS_STORE_NOSYNC)
+		mflags |= MDB_NOSYNC;
+	if ((rc = mdb_env_create(&s->env))) {
+		fail(err, path, rc, "cannot create an LMDB environment");
+		goto free_store;
+	}
+	if ((rc = mdb_env_set_maxdbs(s->env, 8)) ||
+	    (rc = mdb_env_set_mapsize(s->env, DEFAULT_MAP_SIZE))) {
+		fail(err, path, rc, "cannot configure LMDB");
+		goto close_env;
+	}
+	if ((rc = mdb_env_open(s->env, path, mflags, 0666))) {
+		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+			rs_error_set(err, RS_ENOSTORE, "'%s' is not a store: %s", path, mdb_strerror(rc));
+			rs_error_locate(err, path, 0, 0);
+			rc = RS_ENOSTORE;
+		} else {
+			fail(err, path, rc, "cannot open the store");
+		}
+		goto close_env;
+	}
+	if ((rc = open_dbs(s, err)))
+		goto close_env;
+	*out = s;
+	return 0;
+close_env:
+	mdb_env_close(s->env);
+free_store:
+	free(s);
+	return rc;
+}
+
+void rs_store_close(rs_store *s)
+{
+	if (s == NULL)
+		return;
+	mdb_env_close(s->env);
+	free(s->scratch);
+	free(s);
+}
+
+/* ---- sources ---- */
+
+#define SOURCE_VALUE_LEN (6 * 8)
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int decode_source(rs_source *src, const MDB_val *k, const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	size_t name_len;
+
+	if (k->mv_size != sizeof src->fingerprint || v->mv_size < SOURCE_VALUE_LEN)
+		return RS_ECORRUPT;
+	memcpy(src->fingerprint, k->mv_data, sizeof src->fingerprint);
+	src->bytes = get_u64(p);
+	src->lines = get_u64(p + 8);
+	src->events = get_u64(p + 16);
+	src->rejected = get_u64(p + 24);
+	src->tail_hash = get_u64(p + 32);
+	src->flags = get_u64(p + 40);
+	name_len = v->mv_size - SOURCE_VALUE_LEN;
+	if (name_len >= sizeof src->name)
+		name_len = sizeof src->name - 1;
+	memcpy(src->name, p + SOURCE_VALUE_LEN, name_len);
+	src->name[name_len] = '\0';
+	return 0;
+}
+
+static int put_source(MDB_txn *txn, MDB_dbi dbi, const rs_source *src)
+{
+	uint8_t buf[SOURCE_VALUE_LEN + sizeof src->name];
+	size_t name_len = strnlen(src->name, sizeof src->name);
+	MDB_val k = { sizeof src->fingerprint, (void *)src->fingerprint };
+	MDB_val v = { SOURCE_VALUE_LEN + name_len, buf };
+
+	put_u64(buf, src->bytes);
+	put_u64(buf + 8, src->lines);
+	put_u64(buf + 16, src->events);
+	put_u64(buf + 24, src->rejected);
+	put_u64(buf + 32, src->tail_hash);
+	put_u64(buf + 40, src->flags);
+	memcpy(buf + SOURCE_VALUE_LEN, src->name, name_len);
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
+                        rs_error *err)
+{
+	MDB_txn *txn;
+	MDB_val k = { 16, (void *)fp }, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return fail(err, s->path, rc, "cannot begin a read transaction");
+	rc = mdb_get(txn, s->sources, &k, &v);
+	if (rc == 0 && decode_source(out, &k, &v))
+		rc = rs_error_set(err, RS_ECORRUPT, "a source entry is damaged");
+	else if (rc && rc != MDB_NOTFOUND)
+		fail(err, s->path, rc, "cannot read a source");
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int rs_store_sources(rs_store *s, int (*fn)(void *ctx, const rs_source *src),
+                     void *ctx, rs_error *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	rs_source src;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return fail(err, s->path, rc, "cannot begin a read transaction");
+	if ((rc = mdb_cursor_open(txn, s->sources, &cur))) {
+		fail(err, s->path, rc, "cannot open a cursor");
+		goto abort;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (decode_source(&src, &k, &v)) {
+			rc = rs_error_set(err, RS_ECORRUPT, "a source entry is damaged");
+			goto close;
+		}
+		if ((rc = fn(ctx, &src)))
+			goto close;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else
+		fail(err, s->path, rc, "cannot read the sources");
+close:
+	mdb_cursor_close(cur);
+abort:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* ---- applying a batch ---- */
+
+static int reserve(rs_store *s, size_t n)
+{
+	if (n <= s->scratch_cap)
+		return 0;
+	uint8_t *p = realloc(s->scratch, n);
+	if (p == NULL)
+		return RS_ENOMEM;
+	s->scratch = p;
+	s->scratch_cap = n;
+	return 0;
+}
+
+/* Merge every entry into its stored record, in key order, so that the
+ * B-tree is walked once from left to right. */
+static int apply_records(rs_store *s, MDB_txn *txn, const rs_batch *b,
+                         rs_error *err)
+{
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
+		return fail(err, s->path, rc, "cannot open a cursor");
+	for (size_t i = 0; i < rs_batch_count(b); i++) {
+		const uint8_t *key;
+		size_t key_len;
+		const rs_record *r;
+		rs_record merged;
+		MDB_val k, v;
+
+		rs_batch_entry(b, i, &key, &key_len, &r);
+		k.mv_size = key_len;
+		k.mv_data = (void *)key;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+		if (rc == 0) {
+			if ((rc = rs_record_decode(&merged, v.mv_data, v.mv_size))) {
+				rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
+				rs_error_locate(err, s->path, 0, 0);
+				goto close;
+			}
+			rs_record_merge(&merged, r);
+		} else if (rc == MDB_NOTFOUND) {
+			merged = *r;
+		} else {
+			fail(err, s->path, rc, "cannot read a record");
+			goto close;
+		}
+		/* merged may point into the page; encode before the put */
+		if ((rc = reserve(s, rs_record_encoded_max(&merged)))) {
+			rs_error_set(err, rc, "out of memory");
+			goto close;
+		}
+		v.mv_size = rs_record_encode(&merged, s->scratch);
+		v.mv_data = s->scratch;
+		k.mv_size = key_len;
+		k.mv_data = (void *)key;
+		if ((rc = mdb_cursor_put(cur, &k, &v, 0))) {
+			if (rc != MDB_MAP_FULL)
+				fail(err, s->path, rc, "cannot write a record");
+			goto close;
+		}
+	}
+close:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
+                   size_t nsrc, rs_error *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	for (;;) {
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+			return fail(err, s->path, rc, "cannot begin a write transaction");
+		rc = apply_records(s, txn, b, err);
+		for (size_t i = 0; rc == 0 && i < nsrc; i++)
+			if ((rc = put_source(txn, s->sources, &src[i])) && rc != MDB_MAP_FULL)
+				fail(err, s->path, rc, "cannot write a source's progress");
+		if (rc == 0) {
+			rc = mdb_txn_commit(txn);
+			if (rc == 0)
+				return 0;
+			if (rc != MDB_MAP_FULL)
+				return fail(err, s->path, rc, "cannot commit");
+		} else {
+			mdb_txn_abort(txn);
+		}
+		if (rc != MDB_MAP_FULL)
+			return rc;
+		/* The map is full: nothing of this transaction was written, so grow
+		 * the map and apply the whole batch again. */
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
+			return fail(err, s->path, rc, "cannot grow the map");
+	}
+}
+
+/* ---- reading ---- */
+
+int rs_cursor_open(rs_store *s, rs_cursor **out, rs_error *err)
+{
+	rs_cursor *c = calloc(1, sizeof *c);
+	int rc;
+
+	if (c == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	c->s = s;
+	c->op = MDB_FIRST;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &c->txn))) {
+		fail(err, s->path, rc, "cannot begin a read transaction");
+		goto free_cursor;
+	}
+	if ((rc = mdb_cursor_open(c->txn, s->records, &c->cur))) {
+		fail(err, s->path, rc, "cannot open a cursor");
+		goto abort;
+	}
+	*out = c;
+	return 0;
+abort:
+	mdb_txn_abort(c->txn);
+free_cursor:
+	free(c);
+	return rc;
+}
+
+int rs_cursor_seek(rs_cursor *c, const uint8_t *key, size_t key_len,
+                   rs_error *err)
+{
+	MDB_val k = { key_len, (void *)key }, v;
+	int rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return fail(err, c->s->path, rc, "cannot position a cursor");
+	/* the next call returns the found record, or nothing */
+	c->op = rc ? (MDB_cursor_op)-1 : MDB_GET_CURRENT;
+	return 0;
+}
+
+int rs_cursor_next(rs_cursor *c, const uint8_t **key, size_t *key_len,
+                   rs_record *r, rs_error *err)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (c->op == (MDB_cursor_op)-1)
+		return 0;
+	rc = mdb_cursor_get(c->cur, &k, &v, c->op);
+	c->op = MDB_NEXT;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return fail(err, c->s->path, rc, "cannot read a record");
+	if (k.mv_size <= RS_UUID_LEN ||
+	    (rc = rs_record_decode(r, v.mv_data, v.mv_size))) {
+		rc = rc ? rc : RS_ECORRUPT;
+		rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
+		rs_error_locate(err, c->s->path, 0, 0);
+		return rc;
+	}
+	*key = k.mv_data;
+	*key_len = k.mv_size;
+	return 1;
+}
+
+void rs_cursor_close(rs_cursor *c)
+{
+	if (c == NULL)
+		return;
+	mdb_cursor_close(c->cur);
+	mdb_txn_abort(c->txn);
+	free(c);
+}
+
+/* ---- statistics ---- */
+
+/* A set of codes, to count the distinct ones. */
+typedef struct code_set {
+	rs_str *slot;
+	size_t n, cap;
+} code_set;
+
+static uint64_t str_hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int code_set_add(code_set *cs, const char *p, size_t n)
+{
+	if (2 * (cs->n + 1) > cs->cap) {
+		size_t cap = cs->cap ? 2 * cs->cap : 256;
+		rs_str *slot = calloc(cap, sizeof *slot);
+		if (slot == NULL)
+			return RS_ENOMEM;
+		for (size_t i = 0; i < cs->cap; i++) {
+			if (cs->slot[i].n == 0)
+				continue;
+			size_t j = str_hash(cs->slot[i].p, cs->slot[i].n) & (cap - 1);
+			while (slot[j].n)
+				j = (j + 1) & (cap - 1);
+			slot[j] = cs->slot[i];
+		}
+		free(cs->slot);
+		cs->slot = slot;
+		cs->cap = cap;
+	}
+	size_t j = str_hash(p, n) & (cs->cap - 1);
+	for (; cs->slot[j].n; j = (j + 1) & (cs->cap - 1))
+		if (cs->slot[j].n == n && memcmp(cs->slot[j].p, p, n) == 0)
+			return 0;
+	char *copy = malloc(n);
+	if (copy == NULL)
+		return RS_ENOMEM;
+	memcpy(copy, p, n);
+	cs->slot[j].p = copy;
+	cs->slot[j].n = (uint32_t)n;
+	cs->n++;
+	return 0;
+}
+
+static void code_set_free(code_set *cs)
+{
+	for (size_t i = 0; i < cs->cap; i++)
+		free((void *)cs->slot[i].p);
+	free(cs->slot);
+}
+
+static int count_source(void *ctx, const rs_source *src)
+{
+	rs_store_stats *st = ctx;
+	st->sources++;
+	st->rejected += src->rejected;
+	return 0;
+}
+
+int rs_store_stats_get(rs_store *s, rs_store_stats *st, rs_error *err)
+{
+	rs_cursor *c;
+	const uint8_t *key, *last_user = NULL;
+	uint8_t prev_user[RS_UUID_LEN];
+	size_t key_len;
+	rs_record r;
+	code_set codes = { 0 };
+	MDB_envinfo info;
+	char data[RS_ERROR_SOURCE_LEN + 16];
+	struct stat fst;
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	if ((rc = rs_cursor_open(s, &c, err)))
+		return rc;
+	while ((rc = rs_cursor_next(c, &key, &key_len, &r, err)) == 1) {
+		st->records++;
+		if (last_user == NULL || memcmp(prev_user, key, RS_UUID_LEN) != 0) {
+			st->users++;
+			memcpy(prev_user, key, RS_UUID_LEN);
+			last_user = prev_user;
+		}
+		st->observations += r.n_obs;
+		st->dump_rows += r.n_dump;
+		st->multi_id += r.multi_cid;
+		if (code_set_add(&codes, (const char *)key + RS_UUID_LEN, key_len - RS_UUID_LEN)) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			break;
+		}
+	}
+	st->codes = codes.n;
+	code_set_free(&codes);
+	rs_cursor_close(c);
+	if (rc != 0)
+		return rc;
+	if ((rc = rs_store_sources(s, count_source, st, err)))
+		return rc;
+	mdb_env_info(s->env, &info);
+	st->map_size = info.me_mapsize;
+	snprintf(data, sizeof data, "%s/data.mdb", s->path);
+	if (stat(data, &fst) == 0)
+		st->file_size = (uint64_t)fst.st_size;
+	return 0;
+}

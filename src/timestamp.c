@@ -1,0 +1,238 @@
+/* RFC 3339 timestamps, as PostgreSQL prints and accepts them (SPEC
+ * section 2), to and from microseconds since the Unix epoch, UTC.
+ *
+ * Decisions (documented in doc/DECISIONS.md): years 0001-9999 only, also
+ * after applying the offset; hour 24 and second 60 (leap seconds) are
+ * errors, as PostgreSQL's timestamptz cannot store either distinctly;
+ * offsets are below 16 hours with minutes below 60. */
+#include <string.h>
+
+#include <rewardstore/error.h>
+#include <rewardstore/timestamp.h>
+
+#define US_PER_SEC 1000000LL
+#define SEC_PER_DAY 86400LL
+
+/* Days since 1970-01-01 of a proleptic Gregorian date: count from a year
+ * starting in March so that the leap day is the year's last. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;                         /* 0..399 */
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 29;
+	return dm[m - 1];
+}
+
+/* Read exactly k digits at s[*i]. */
+static int digits(const char *s, size_t n, size_t *i, int k, int *out)
+{
+	int v = 0;
+	if (n - *i < (size_t)k)
+		return -1;
+	for (int j = 0; j < k; j++) {
+		unsigned c = (unsigned char)s[*i + j] - '0';
+		if (c > 9)
+			return -1;
+		v = v * 10 + (int)c;
+	}
+	*i += (size_t)k;
+	*out = v;
+	return 0;
+}
+
+static int expect(const char *s, size_t n, size_t *i, char c)
+{
+	if (*i >= n || s[*i] != c)
+		return -1;
+	(*i)++;
+	return 0;
+}
+
+/* Parse an offset at s[*i..n): Z, z, +HH, +HHMM, +HH:MM (or -). */
+static int parse_offset(const char *s, size_t n, size_t *i, int32_t *min,
+                        const char **why)
+{
+	int hh, mm = 0, sign;
+
+	if (s[*i] == 'Z' || s[*i] == 'z') {
+		(*i)++;
+		*min = 0;
+		return 0;
+	}
+	sign = s[*i] == '-' ? -1 : 1;
+	(*i)++;
+	if (digits(s, n, i, 2, &hh)) {
+		*why = "offset is not +HH, +HHMM or +HH:MM";
+		return -1;
+	}
+	if (*i < n) {
+		if (s[*i] == ':')
+			(*i)++;
+		if (digits(s, n, i, 2, &mm)) {
+			*why = "offset is not +HH, +HHMM or +HH:MM";
+			return -1;
+		}
+	}
+	if (hh > 15 || mm > 59) {
+		*why = "offset out of range (at most 15:59)";
+		return -1;
+	}
+	*min = sign * (hh * 60 + mm);
+	return 0;
+}
+
+int rs_time_parse_offset(const char *s, int32_t *minutes)
+{
+	size_t n = strlen(s), i = 0;
+	const char *why;
+
+	if (n == 0 || (s[0] != 'Z' && s[0] != 'z' && s[0] != '+' && s[0] != '-'))
+		return RS_EUSAGE;
+	if (parse_offset(s, n, &i, minutes, &why) || i != n)
+		return RS_EUSAGE;
+	return 0;
+}
+
+int rs_time_parse(const char *s, size_t n, int32_t default_offset_min,
+                  int64_t *us, const char **why)
+{
+	size_t i = 0;
+	int y, mo, d, h, mi, se;
+	int64_t frac = 0;
+	int32_t off;
+
+	*why = "not a timestamp (YYYY-MM-DDTHH:MM:SS with an offset)";
+	if (digits(s, n, &i, 4, &y) || expect(s, n, &i, '-') ||
+	    digits(s, n, &i, 2, &mo) || expect(s, n, &i, '-') ||
+	    digits(s, n, &i, 2, &d))
+		return RS_EBADLINE;
+	if (i >= n || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
+		return RS_EBADLINE;
+	i++;
+	if (digits(s, n, &i, 2, &h) || expect(s, n, &i, ':') ||
+	    digits(s, n, &i, 2, &mi) || expect(s, n, &i, ':') ||
+	    digits(s, n, &i, 2, &se))
+		return RS_EBADLINE;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
+		*why = "impossible date";
+		return RS_EBADLINE;
+	}
+	if (h > 23 || mi > 59 || se > 59) {
+		*why = "impossible time of day (hour 24 and second 60 are not accepted)";
+		return RS_EBADLINE;
+	}
+	if (i < n && s[i] == '.') {
+		int nd = 0, round_up = 0;
+		i++;
+		while (i < n && (unsigned)(s[i] - '0') <= 9) {
+			if (nd < 6)
+				frac = frac * 10 + (s[i] - '0');
+			else if (nd == 6)
+				round_up = s[i] >= '5'; /* halves away from zero */
+			nd++;
+			i++;
+		}
+		if (nd == 0)
+			return RS_EBADLINE;
+		for (int k = nd; k < 6; k++)
+			frac *= 10;
+		frac += round_up;
+	}
+	if (i == n) {
+		if (default_offset_min == RS_TZ_NONE) {
+			*why = "timestamp has no offset (give one, or use --default-tz)";
+			return RS_EBADLINE;
+		}
+		off = default_offset_min;
+	} else {
+		if (s[i] != 'Z' && s[i] != 'z' && s[i] != '+' && s[i] != '-')
+			return RS_EBADLINE;
+		if (parse_offset(s, n, &i, &off, why))
+			return RS_EBADLINE;
+		if (i != n) {
+			*why = "unexpected text after the timestamp";
+			return RS_EBADLINE;
+		}
+	}
+	int64_t secs = days_from_civil(y, mo, d) * SEC_PER_DAY + h * 3600LL +
+	               mi * 60LL + se - off * 60LL;
+	int64_t t = secs * US_PER_SEC + frac;
+	if (t < RS_TIME_MIN || t > RS_TIME_MAX) {
+		*why = "timestamp out of range (years 0001 to 9999 in UTC)";
+		return RS_EBADLINE;
+	}
+	*us = t;
+	return 0;
+}
+
+static char *put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+size_t rs_time_format(int64_t us, char out[RS_TIME_TEXT_MAX])
+{
+	int64_t secs = us >= 0 ? us / US_PER_SEC : -((-us + US_PER_SEC - 1) / US_PER_SEC);
+	int64_t frac = us - secs * US_PER_SEC;
+	int64_t days = secs >= 0 ? secs / SEC_PER_DAY : -((-secs + SEC_PER_DAY - 1) / SEC_PER_DAY);
+	int64_t sod = secs - days * SEC_PER_DAY;
+	int64_t y;
+	int m, d;
+	char *p = out;
+
+	civil_from_days(days, &y, &m, &d);
+	p = put2(p, (int)(y / 100));
+	p = put2(p, (int)(y % 100));
+	*p++ = '-';
+	p = put2(p, m);
+	*p++ = '-';
+	p = put2(p, d);
+	*p++ = ' ';
+	p = put2(p, (int)(sod / 3600));
+	*p++ = ':';
+	p = put2(p, (int)(sod / 60 % 60));
+	*p++ = ':';
+	p = put2(p, (int)(sod % 60));
+	if (frac) {
+		int nd = 6;
+		while (frac % 10 == 0) {
+			frac /= 10;
+			nd--;
+		}
+		*p++ = '.';
+		for (int k = nd - 1; k >= 0; k--) {
+			p[k] = (char)('0' + frac % 10);
+			frac /= 10;
+		}
+		p += nd;
+	}
+	*p++ = '+';
+	*p++ = '0';
+	*p++ = '0';
+	return (size_t)(p - out);
+}

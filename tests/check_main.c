@@ -1,0 +1,23 @@
+/* Runs every suite; Check prints the summary line. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(uuid_suite());
+	int failed;
+
+	srunner_add_suite(sr, timestamp_suite());
+	srunner_add_suite(sr, text_suite());
+	srunner_add_suite(sr, record_suite());
+	srunner_add_suite(sr, merge_suite());
+	srunner_add_suite(sr, event_suite());
+	srunner_add_suite(sr, batch_suite());
+	srunner_add_suite(sr, store_suite());
+	srunner_add_suite(sr, writer_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

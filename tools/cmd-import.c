@@ -1,0 +1,178 @@
+/* rewardstore import: replay reward logs into the store. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+
+typedef struct reject_ctx {
+	FILE *rejects;
+	const char *rejects_path;
+	int write_failed;
+} reject_ctx;
+
+/* Every bad line: FILE:LINE: reason on stderr, and the line itself, as it
+ * was read, in the rejects file. */
+static void on_reject(void *p, const rs_error *err, const char *line, size_t len)
+{
+	reject_ctx *rc = p;
+
+	fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line,
+	        err->text);
+	if (rc->rejects && !rc->write_failed &&
+	    (fwrite(line, 1, len, rc->rejects) != len || putc('\n', rc->rejects) == EOF))
+		rc->write_failed = errno ? errno : EIO;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void summary_row(const char *name, const rs_import_counts *c, double secs)
+{
+	fprintf(stderr, "%-32s %12llu %12llu %10llu %8llu %9.2fs\n", name,
+	        (unsigned long long)c->lines, (unsigned long long)c->events,
+	        (unsigned long long)c->rejected, (unsigned long long)c->blank, secs);
+}
+
+static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rejects", required_argument, NULL, 'r' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "default-tz", required_argument, NULL, 'z' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "no-sync", no_argument, NULL, 'S' },
+		RS_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 }
+	};
+	rs_import_opts opts = { .default_offset_min = RS_TZ_NONE };
+	reject_ctx rctx = { 0 };
+	rs_import_counts total = { 0 };
+	unsigned store_flags = 0;
+	rs_store *s = NULL;
+	int c, status = EXIT_OK;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int st = rs_cmd_common_option(cmd, ctx, c);
+		if (st >= 0)
+			return st;
+		if (st == RS_CMD_CONTINUE)
+			continue;
+		switch (c) {
+		case 'r':
+			rctx.rejects_path = optarg;
+			break;
+		case 's':
+			opts.strict = 1;
+			break;
+		case 'z':
+			if (rs_time_parse_offset(optarg, &opts.default_offset_min))
+				return rs_cmd_usage_error(cmd, "'%s' is not an offset (like +09:00 or Z)",
+				                          optarg);
+			break;
+		case 'f':
+			opts.force = 1;
+			break;
+		case 'S':
+			store_flags |= RS_STORE_NOSYNC;
+			break;
+		}
+	}
+	if (optind == argc)
+		return rs_cmd_usage_error(cmd, "no input files given");
+	if (rctx.rejects_path) {
+		rctx.rejects = fopen(rctx.rejects_path, "a");
+		if (rctx.rejects == NULL) {
+			rs_msg_error("cannot open the rejects file '%s': %s", rctx.rejects_path,
+			             strerror(errno));
+			return EXIT_ERROR;
+		}
+	}
+	if ((status = rs_cmd_open_store(ctx, store_flags, &s)))
+		goto close_rejects;
+	opts.on_reject = on_reject;
+	opts.ctx = &rctx;
+
+	int ninputs = argc - optind, done = 0;
+	rs_import_counts *counts_of = calloc((size_t)ninputs, sizeof *counts_of);
+	double *secs_of = calloc((size_t)ninputs, sizeof *secs_of);
+	if (counts_of == NULL || secs_of == NULL) {
+		rs_msg_error("out of memory");
+		status = EXIT_ERROR;
+		goto free_summary;
+	}
+	for (int i = optind; i < argc; i++, done++) {
+		rs_import_counts counts;
+		rs_error err;
+		double t0 = now();
+		int rc;
+
+		rs_error_clear(&err);
+		rc = rs_import_log(s, argv[i], &opts, &counts, &err);
+		counts_of[done] = counts;
+		secs_of[done] = now() - t0;
+		total.lines += counts.lines;
+		total.events += counts.events;
+		total.rejected += counts.rejected;
+		total.blank += counts.blank;
+		if (counts.already_done)
+			fprintf(stderr, "'%s': already imported, nothing new (--force reads it again)\n",
+			        argv[i]);
+		if (counts.pending_bytes)
+			rs_msg_warning("'%s': the last line (%llu bytes) has no newline and does not "
+			               "parse yet; left for a later run",
+			               argv[i], (unsigned long long)counts.pending_bytes);
+		if (rc == RS_ESTOPPED) {
+			rs_msg_error("stopped at the first bad line (--strict): %s:%llu: %s",
+			             err.source, (unsigned long long)err.line, err.text);
+			status = EXIT_ERROR;
+			break;
+		}
+		if (rc) {
+			rs_msg_error_value(&err);
+			status = EXIT_ERROR;
+			done++;
+			break;
+		}
+	}
+	/* the summary ends every import, after the messages about lines */
+	fprintf(stderr, "%-32s %12s %12s %10s %8s %10s\n", "source", "lines", "events",
+	        "rejected", "blank", "time");
+	for (int i = 0; i < done; i++)
+		summary_row(argv[optind + i], &counts_of[i], secs_of[i]);
+	if (done > 1)
+		summary_row("total", &total, 0);
+free_summary:
+	free(counts_of);
+	free(secs_of);
+	if (status == EXIT_OK && total.rejected)
+		status = EXIT_ATTENTION;
+	rs_store_close(s);
+close_rejects:
+	if (rctx.rejects && fclose(rctx.rejects) != 0 && !rctx.write_failed)
+		rctx.write_failed = errno;
+	if (rctx.write_failed) {
+		rs_msg_error("cannot write the rejects file '%s': %s", rctx.rejects_path,
+		             strerror(rctx.write_failed));
+		status = EXIT_ERROR;
+	}
+	return status;
+}
+
+const rs_cmd rs_cmd_import = {
+	.name = "import",
+	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--force] [--no-sync] FILE...",
+	.summary = "replay reward logs (JSON Lines; plain, gzip or zstd; - for stdin) into the store",
+	.options =
+		"  --rejects FILE    append each bad line, as read, to FILE\n"
+		"  --strict          stop at the first bad line (what came before is kept)\n"
+		"  --default-tz OFF  offset for timestamps that have none (+09:00, Z)\n"
+		"  --force           read inputs again even if already imported\n"
+		"  --no-sync         do not fsync commits (faster; a crash may lose recent ones)\n",
+	.exec = exec_import,
+};

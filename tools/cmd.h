@@ -1,0 +1,64 @@
+/* The rewardstore program: one declarative entry per command, dispatched
+ * from the table in rewardstore.c. */
+#ifndef RS_CMD_H
+#define RS_CMD_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include <rewardstore/rewardstore.h>
+
+/* exit statuses, SPEC section 6 */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_ATTENTION = 3
+};
+
+typedef struct rs_cmd_ctx {
+	const char *db;     /* the store directory */
+	const char *prog;   /* argv[0]'s basename, for messages */
+} rs_cmd_ctx;
+
+typedef struct rs_cmd {
+	const char *name;
+	const char *usage;      /* after "rewardstore NAME " */
+	const char *summary;    /* one line for the command list */
+	const char *options;    /* --help text of the options */
+	const char *shortopts;
+	const struct option *longopts;
+	int (*exec)(const struct rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv);
+} rs_cmd;
+
+/* options every command takes */
+#define RS_COMMON_OPTIONS \
+	{ "db", required_argument, NULL, 'D' }, \
+	{ "help", no_argument, NULL, 'h' }
+#define RS_COMMON_HELP \
+	"  --db DIR          the store (default: $REWARDSTORE_DB, else ./rewardstore.db)\n" \
+	"  -h, --help        show this help\n"
+
+/* Handle an option every command takes, or a bad one; returns -1 when the
+ * option is the command's own, else the exit status to return (-2: go on). */
+int rs_cmd_common_option(const rs_cmd *cmd, rs_cmd_ctx *ctx, int c);
+#define RS_CMD_CONTINUE (-2)
+
+int rs_cmd_usage_error(const rs_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void rs_cmd_help(const rs_cmd *cmd, FILE *fp);
+
+/* Messages in git's style: "rewardstore: error: ..." */
+void rs_msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rs_msg_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error value as "SOURCE:LINE: text" or "text". */
+void rs_msg_error_value(const rs_error *err);
+
+/* Open the store named by ctx, reporting failure. */
+int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
+
+extern const rs_cmd rs_cmd_import;
+extern const rs_cmd rs_cmd_export;
+extern const rs_cmd rs_cmd_stats;
+
+#endif

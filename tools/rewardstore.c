@@ -1,0 +1,147 @@
+/* rewardstore: the program's entry point and command table. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cmd.h"
+
+static const rs_cmd *const commands[] = {
+	&rs_cmd_import,
+	&rs_cmd_export,
+	&rs_cmd_stats,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char *prog = "rewardstore";
+
+void rs_msg_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: error: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void rs_msg_warning(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: warning: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void rs_msg_error_value(const rs_error *err)
+{
+	if (err->line)
+		fprintf(stderr, "%s:%llu: %s\n", err->source,
+		        (unsigned long long)err->line, err->text);
+	else
+		rs_msg_error("%s", err->text[0] ? err->text : rs_strerror(err->code));
+}
+
+void rs_cmd_help(const rs_cmd *cmd, FILE *fp)
+{
+	fprintf(fp, "usage: rewardstore %s %s\n\n%s\n\noptions:\n%s" RS_COMMON_HELP,
+	        cmd->name, cmd->usage, cmd->summary, cmd->options);
+}
+
+int rs_cmd_usage_error(const rs_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s %s: ", prog, cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: rewardstore %s %s\n", cmd->name, cmd->usage);
+	return EXIT_USAGE;
+}
+
+int rs_cmd_common_option(const rs_cmd *cmd, rs_cmd_ctx *ctx, int c)
+{
+	switch (c) {
+	case 'D':
+		ctx->db = optarg;
+		return RS_CMD_CONTINUE;
+	case 'h':
+		rs_cmd_help(cmd, stdout);
+		return EXIT_OK;
+	case '?':
+		/* getopt has said what was wrong */
+		fprintf(stderr, "usage: rewardstore %s %s\n", cmd->name, cmd->usage);
+		return EXIT_USAGE;
+	default:
+		return -1;
+	}
+}
+
+int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
+{
+	rs_error err;
+	rs_error_clear(&err);
+	if (rs_store_open(out, ctx->db, flags, &err)) {
+		rs_msg_error("%s", err.text);
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+	        "usage: rewardstore [--db DIR] [--version] [--help] COMMAND [ARGS]\n\n"
+	        "Replay reward logs and dumps into an LMDB store keyed on\n"
+	        "user_id + character_code, and export one clean row per key.\n\n"
+	        "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(fp, "\n'rewardstore COMMAND --help' tells more about a command.\n"
+	            "Exit status: 0 success, 1 error, 2 bad usage, 3 finished but needs attention.\n");
+}
+
+int main(int argc, char **argv)
+{
+	rs_cmd_ctx ctx = { .db = NULL, .prog = "rewardstore" };
+	int i = 1;
+
+	ctx.db = getenv("REWARDSTORE_DB");
+	if (ctx.db == NULL || *ctx.db == '\0')
+		ctx.db = "rewardstore.db";
+	/* options before the command */
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			ctx.db = argv[i + 1];
+			i += 2;
+		} else if (strncmp(argv[i], "--db=", 5) == 0) {
+			ctx.db = argv[i] + 5;
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("rewardstore %s (store format %d)\n", PACKAGE_VERSION, RS_STORE_FORMAT);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < NCOMMANDS; k++)
+		if (strcmp(argv[i], commands[k]->name) == 0) {
+			/* getopt_long sees the command as argv[0] */
+			optind = 1;
+			return commands[k]->exec(commands[k], &ctx, argc - i, argv + i);
+		}
+	fprintf(stderr, "%s: '%s' is not a rewardstore command (see 'rewardstore --help')\n",
+	        prog, argv[i]);
+	return EXIT_USAGE;
+}
