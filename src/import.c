@@ -135,11 +135,13 @@ static int skip_to(line_reader *lr, uint64_t to, int *short_input,
 	return 0;
 }
 
-/* Hash of the bytes just before the current position. */
-static uint64_t tail_hash(const line_reader *lr, size_t at)
+/* Hash of the (up to TAIL_LEN) bytes before the absolute offset at, which
+ * the buffer still holds: fill() keeps them. */
+static uint64_t tail_hash(const line_reader *lr, uint64_t at)
 {
-	size_t k = at < TAIL_LEN ? at : TAIL_LEN;
-	return rs_hash64(lr->buf + at - k, k, 0x7461696cULL);
+	size_t i = (size_t)(at - lr->base);
+	size_t k = i < TAIL_LEN ? i : TAIL_LEN;
+	return rs_hash64(lr->buf + i - k, k, 0x7461696cULL);
 }
 
 static void fingerprint(const char *p, size_t n, uint8_t fp[16])
@@ -159,14 +161,14 @@ typedef struct importer {
 	line_reader lr;
 } importer;
 
-/* Commit the batch with the source's progress: the input up to the line
- * that starts at buf offset `at` (absolute offset bytes) is applied. */
-static int commit(importer *im, size_t at, uint64_t lines, unsigned flags,
+/* Commit the batch with the source's progress: the input up to the
+ * absolute offset at, which is where a line starts, is applied. */
+static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
                   rs_error *err)
 {
 	int rc;
 
-	im->src.bytes = im->lr.base + at;
+	im->src.bytes = at;
 	im->src.lines = lines;
 	im->src.flags = flags;
 	im->src.tail_hash = tail_hash(&im->lr, at);
@@ -209,7 +211,8 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 		return rc;
 	if ((rc = skip_to(&im->lr, im->at_start.bytes, &short_input, err)))
 		return rc;
-	if (!short_input && tail_hash(&im->lr, im->lr.start) == im->at_start.tail_hash) {
+	if (!short_input &&
+	    tail_hash(&im->lr, im->at_start.bytes) == im->at_start.tail_hash) {
 		im->counts->skipped_bytes = im->at_start.bytes;
 		/* a newline that ends the open line applied last time is no new line */
 		if ((im->at_start.flags & RS_SOURCE_OPEN_LINE)) {
@@ -286,7 +289,8 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		size_t nev;
 		rs_error lerr;
 
-		size_t at = im.lr.start;
+		/* absolute: a refill in next_line may move the buffer */
+		uint64_t at = im.lr.base + im.lr.start;
 		if (rs_batch_full(im.batch) &&
 		    (rc = commit(&im, at, lineno, 0, err)))
 			goto close_input;
@@ -318,7 +322,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 			counts->lines--;
 			lineno--;
 			counts->pending_bytes = raw_len;
-			im.lr.start = im.lr.scan = at;
+			im.lr.start = im.lr.scan = (size_t)(at - im.lr.base);
 			break;
 		}
 		if (rc == RS_EBADLINE) {
@@ -358,7 +362,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	/* record the progress even when nothing new was applied, unless the
 	 * input held nothing complete at all */
 	if (im.lr.base + im.lr.start > 0 || rs_batch_count(im.batch))
-		rc = commit(&im, im.lr.start, lineno, open_line, err);
+		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, err);
 	else
 		rc = 0;
 close_input:

@@ -1,0 +1,175 @@
+#!/bin/sh
+# End-to-end tests of the real rewardstore program (SPEC sections 4-7).
+. "${top_srcdir:-.}/tests/lib.sh"
+
+D="$top_srcdir/data"
+P1="$D/logs/rewards-2025-12-part1.jsonl"
+P2="$D/logs/rewards-2025-12-part2.jsonl"
+U1=8b8ec006-2d95-45aa-bdef-e08201f1bb82
+
+run() { "$RS" "$@"; }
+export_of() { run --db "$1" export > "$2"; }
+obs_of() { run --db "$1" stats --json | sed -n 's/.*"observations": \([0-9]*\).*/\1/p'; }
+
+# --- the sample's export is the expected file, byte for byte
+run --db "$T/a" import "$P1" "$P2" 2> "$T/a.err"
+assert_status "sample import" 0 $?
+assert_grep "summary table" '^source +lines +events +rejected' "$T/a.err"
+export_of "$T/a" "$T/a.csv"
+assert_status "sample export" 0 $?
+assert_same_file "sample export" "$D/expected-export.csv" "$T/a.csv"
+assert_eq "sample observations" 11 "$(obs_of "$T/a")"
+
+# --- twice, reversed, one file per run: the same bytes
+run --db "$T/a" import "$P1" "$P2" 2> "$T/again.err"
+assert_status "second import" 0 $?
+assert_grep "second import says so" "already imported" "$T/again.err"
+export_of "$T/a" "$T/a2.csv"
+assert_same_file "import twice" "$D/expected-export.csv" "$T/a2.csv"
+assert_eq "observations applied once" 11 "$(obs_of "$T/a")"
+
+run --db "$T/r" import "$P2" "$P1" 2>/dev/null
+export_of "$T/r" "$T/r.csv"
+assert_same_file "reverse order" "$D/expected-export.csv" "$T/r.csv"
+
+run --db "$T/o" import "$P2" 2>/dev/null
+run --db "$T/o" import "$P1" 2>/dev/null
+export_of "$T/o" "$T/o.csv"
+assert_same_file "one file per run" "$D/expected-export.csv" "$T/o.csv"
+
+# --force reads again: the records do not change
+run --db "$T/o" import --force "$P1" 2>/dev/null
+export_of "$T/o" "$T/o2.csv"
+assert_same_file "forced re-read" "$D/expected-export.csv" "$T/o2.csv"
+
+# --- compressed and streamed input give the same records
+gzip -c "$P1" > "$T/p1.gz"
+zstd -q -c "$P2" > "$T/p2.zst"
+run --db "$T/z" import "$T/p1.gz" "$T/p2.zst" 2>/dev/null
+assert_status "gzip and zstd import" 0 $?
+export_of "$T/z" "$T/z.csv"
+assert_same_file "compressed inputs" "$D/expected-export.csv" "$T/z.csv"
+cat "$P1" "$P2" | run --db "$T/stdin" import - 2>/dev/null
+assert_status "stdin import" 0 $?
+export_of "$T/stdin" "$T/stdin.csv"
+assert_same_file "standard input" "$D/expected-export.csv" "$T/stdin.csv"
+
+# --- a file that grew resumes at its old end
+head -n 3 "$P1" > "$T/grow.jsonl"
+run --db "$T/g" import "$T/grow.jsonl" 2>/dev/null
+assert_eq "first part" 3 "$(obs_of "$T/g")"
+cat "$P1" > "$T/grow.jsonl"
+run --db "$T/g" import "$T/grow.jsonl" 2> "$T/g.err"
+assert_eq "grown file applies only the new lines" 7 "$(obs_of "$T/g")"
+mv "$T/grow.jsonl" "$T/renamed.jsonl"
+run --db "$T/g" import "$T/renamed.jsonl" 2> "$T/g2.err"
+assert_grep "a renamed file is the same source" "already imported" "$T/g2.err"
+assert_eq "renamed file applies nothing" 7 "$(obs_of "$T/g")"
+
+# --- a last line still being written is left for later
+{ head -n 1 "$P2"; head -n 2 "$P2" | tail -n 1 | head -c 100; } > "$T/partial.jsonl"
+run --db "$T/p" import "$T/partial.jsonl" 2> "$T/p.err"
+assert_status "partial last line" 0 $?
+assert_grep "partial line warning" "warning: .*has no newline and does not parse yet" "$T/p.err"
+assert_eq "partial line not applied" 1 "$(obs_of "$T/p")"
+head -n 2 "$P2" > "$T/partial.jsonl"
+run --db "$T/p" import "$T/partial.jsonl" 2> "$T/p2.err"
+assert_status "completed line" 0 $?
+assert_eq "completed line applied once" 2 "$(obs_of "$T/p")"
+assert_no_grep "no rejects" ':[0-9]+: ' "$T/p2.err"
+
+# --- bad lines: every good line kept, every bad one reported and copied
+{
+	head -n 2 "$P1"
+	echo '{"user_id":"not-a-uuid","character_code":"x","acquired_at":"2025-01-01T00:00:00Z"}'
+	sed -n 3p "$P1"
+	echo '{"user_id":"'$U1'","character_code":"x","acquired_at":"2025-02-30T00:00:00Z"}'
+	printf '{"truncated": \r\n'
+	sed -n '5,$p' "$P1"
+} > "$T/bad.jsonl"
+run --db "$T/b" import --rejects "$T/rejects.txt" "$T/bad.jsonl" 2> "$T/b.err"
+assert_status "import with bad lines" 3 $?
+assert_grep "bad uuid reported" "^$T/bad.jsonl:3: \"user_id\" is not a UUID$" "$T/b.err"
+assert_grep "bad date reported" "^$T/bad.jsonl:5: \"acquired_at\": impossible date$" "$T/b.err"
+assert_grep "truncated reported" "^$T/bad.jsonl:6: truncated JSON$" "$T/b.err"
+assert_eq "three rejects" 3 "$(grep -c ':[0-9]*: ' "$T/b.err")"
+sed -n '3p;5p;6p' "$T/bad.jsonl" > "$T/want-rejects.txt"
+assert_same_file "rejects copied verbatim" "$T/want-rejects.txt" "$T/rejects.txt"
+run --db "$T/b" import "$P2" 2>/dev/null
+export_of "$T/b" "$T/b.csv"
+assert_same_file "good lines all imported" "$D/expected-export.csv" "$T/b.csv"
+run --db "$T/b" stats > "$T/b.stats"
+assert_grep "stats counts rejects" '^rejected lines +3$' "$T/b.stats"
+
+# --- strict: stop at the first bad line, keep what came before, resume there
+run --db "$T/s" import --strict "$T/bad.jsonl" 2> "$T/s.err"
+assert_status "strict stops" 1 $?
+assert_grep "strict names file and line" "$T/bad.jsonl:3: \"user_id\" is not a UUID" "$T/s.err"
+assert_eq "lines before the bad one kept" 2 "$(obs_of "$T/s")"
+{ head -n 2 "$P1"; sed -n '3,$p' "$P1"; } > "$T/bad.jsonl"
+run --db "$T/s" import --strict "$T/bad.jsonl" 2>/dev/null
+assert_status "strict after the fix" 0 $?
+assert_eq "resumed at the fixed line" 7 "$(obs_of "$T/s")"
+
+# --- where the store is: --db before or after, $REWARDSTORE_DB, ./rewardstore.db
+(cd "$T" && "$RS" import "$P1" 2>/dev/null && test -f rewardstore.db/data.mdb)
+assert_status "default store path" 0 $?
+REWARDSTORE_DB="$T/env" "$RS" import "$P1" 2>/dev/null
+assert_status "REWARDSTORE_DB" 0 $?
+test -f "$T/env/data.mdb"
+assert_status "REWARDSTORE_DB created the store" 0 $?
+run import --db "$T/after" "$P1" 2>/dev/null
+test -f "$T/after/data.mdb"
+assert_status "--db after the command" 0 $?
+
+# --- export options
+run --db "$T/a" export -o "$T/out.csv"
+assert_status "export -o" 0 $?
+assert_same_file "export -o" "$D/expected-export.csv" "$T/out.csv"
+run --db "$T/a" export --user "$(echo $U1 | tr a-f A-F)" > "$T/user.csv"
+# rows start with their id; a quoted dialog may span lines
+assert_eq "--user rows" 2 "$(grep -c '^[0-9a-f]\{8\}-' "$T/user.csv")"
+assert_eq "--user rows are that user's" 0 "$(grep '^[0-9a-f]\{8\}-' "$T/user.csv" | grep -vc ",$U1,")"
+run --db "$T/a" export --character-id oldest > "$T/oldest.csv"
+assert_grep "oldest id of char-paepy" ",$U1,c7df88f5-66af-4d75-bcd4-1825a5692738,char-paepy," "$T/oldest.csv"
+assert_grep "oldest id of char-petty" ",$U1,44490ae4-e02b-451b-8bed-b2e43f8edeee,char-petty," "$T/oldest.csv"
+
+# --- rows that cannot be loaded are held back: exit 3
+echo '{"user_id":"'$U1'","character_code":"nameless","acquired_at":"2025-01-01T00:00:00Z"}' > "$T/held.jsonl"
+run --db "$T/h" import "$T/held.jsonl" 2>/dev/null
+run --db "$T/h" export > "$T/h.csv" 2> "$T/h.err"
+assert_status "held-back rows" 3 $?
+assert_grep "held back message" "1 rows held back" "$T/h.err"
+assert_eq "only the header" 1 "$(wc -l < "$T/h.csv" | tr -d ' ')"
+
+# --- usage and errors
+run --help > "$T/help.out"
+assert_status "--help" 0 $?
+assert_grep "help lists import" "^  import " "$T/help.out"
+run import --help > /dev/null
+assert_status "import --help" 0 $?
+run frobnicate 2>/dev/null
+assert_status "unknown command" 2 $?
+run import 2>/dev/null
+assert_status "import without files" 2 $?
+run import --default-tz nine "$P1" 2>/dev/null
+assert_status "bad --default-tz" 2 $?
+run export --character-id random 2>/dev/null
+assert_status "bad --character-id" 2 $?
+run --version > /dev/null
+assert_status "--version" 0 $?
+run --db "$T/none" export > /dev/null 2> "$T/none.err"
+assert_status "export of a missing store" 1 $?
+assert_eq "one-line error" 1 "$(wc -l < "$T/none.err" | tr -d ' ')"
+test ! -e "$T/none"
+assert_status "export created nothing" 0 $?
+mkdir "$T/notastore" && echo keep > "$T/notastore/file.txt"
+run --db "$T/notastore" import "$P1" 2> "$T/nas.err"
+assert_status "not a store" 1 $?
+assert_grep "not a store message" "is not a store" "$T/nas.err"
+assert_eq "not a store untouched" "file.txt" "$(ls "$T/notastore")"
+run --db "$T/a" import "$T/does-not-exist.jsonl" 2> "$T/missing.err"
+assert_status "missing input" 1 $?
+assert_grep "missing input named" "cannot open '$T/does-not-exist.jsonl'" "$T/missing.err"
+
+finish
