@@ -34,7 +34,7 @@ typedef struct order {
 
 struct rs_batch {
 	entry *e;
-	order *ord;
+	order *ord, *ord_tmp; /* the sorted order, and the radix sort's other half */
 	size_t n, cap, max_keys, max_bytes;
 	uint32_t *slot;      /* entry index + 1, 0 when free */
 	size_t nslot;        /* a power of two, at least twice max_keys */
@@ -49,15 +49,17 @@ int rs_batch_new(rs_batch **out, size_t max_keys, size_t max_bytes)
 	if (b == NULL)
 		return RS_ENOMEM;
 	b->max_keys = max_keys ? max_keys : 1;
-	b->cap = b->max_keys;
+	/* the table starts small and doubles as keys come */
+	b->cap = b->max_keys < 1024 ? b->max_keys : 1024;
 	b->max_bytes = max_bytes;
 	b->nslot = 16;
 	while (b->nslot < 2 * b->cap)
 		b->nslot *= 2;
 	b->e = malloc(b->cap * sizeof *b->e);
 	b->ord = malloc(b->cap * sizeof *b->ord);
+	b->ord_tmp = malloc(b->cap * sizeof *b->ord_tmp);
 	b->slot = calloc(b->nslot, sizeof *b->slot);
-	if (b->e == NULL || b->ord == NULL || b->slot == NULL) {
+	if (b->e == NULL || b->ord == NULL || b->ord_tmp == NULL || b->slot == NULL) {
 		rs_batch_free(b);
 		return RS_ENOMEM;
 	}
@@ -80,6 +82,7 @@ void rs_batch_free(rs_batch *b)
 		return;
 	free(b->e);
 	free(b->ord);
+	free(b->ord_tmp);
 	free(b->slot);
 	free_chunks(b->chunks);
 	free(b);
@@ -152,6 +155,10 @@ static int grow(rs_batch *b)
 	if (ord == NULL)
 		return RS_ENOMEM;
 	b->ord = ord;
+	ord = realloc(b->ord_tmp, cap * sizeof *ord);
+	if (ord == NULL)
+		return RS_ENOMEM;
+	b->ord_tmp = ord;
 	b->cap = cap;
 	while (nslot < 2 * cap)
 		nslot *= 2;
@@ -232,6 +239,11 @@ int rs_batch_add_record(rs_batch *b, const uint8_t *key, size_t key_len,
 	return add(b, key, key_len, r);
 }
 
+void rs_batch_set_max_keys(rs_batch *b, size_t max_keys)
+{
+	b->max_keys = max_keys ? max_keys : 1;
+}
+
 int rs_batch_full(const rs_batch *b)
 {
 	return b->n >= b->max_keys || (b->max_bytes && b->bytes >= b->max_bytes);
@@ -247,14 +259,6 @@ uint64_t rs_batch_observations(const rs_batch *b)
 	return b->observations;
 }
 
-static int cmp_order(const void *pa, const void *pb)
-{
-	const order *a = pa, *b = pb;
-	if (a->prefix != b->prefix)
-		return a->prefix < b->prefix ? -1 : 1;
-	return rs_key_cmp(a->key, a->key_len, b->key, b->key_len);
-}
-
 static uint64_t be64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -263,15 +267,47 @@ static uint64_t be64(const uint8_t *p)
 	return v;
 }
 
+/* Sort by the first eight key bytes (random user-id bytes) with a radix
+ * sort, a byte at a time from the last; then put the runs that share them
+ * (one user's codes, a handful) in full key order by insertion. */
 void rs_batch_sort(rs_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		b->ord[i].prefix = be64(b->e[i].key);
-		b->ord[i].key = b->e[i].key;
-		b->ord[i].key_len = (uint32_t)b->e[i].key_len;
-		b->ord[i].idx = (uint32_t)i;
+	order *a = b->ord, *tmp = b->ord_tmp;
+	size_t n = b->n;
+
+	for (size_t i = 0; i < n; i++) {
+		a[i].prefix = be64(b->e[i].key);
+		a[i].key = b->e[i].key;
+		a[i].key_len = (uint32_t)b->e[i].key_len;
+		a[i].idx = (uint32_t)i;
 	}
-	qsort(b->ord, b->n, sizeof *b->ord, cmp_order);
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t count[256] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			count[(a[i].prefix >> shift) & 0xff]++;
+		size_t sum = 0;
+		for (int d = 0; d < 256; d++) {
+			size_t c = count[d];
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(a[i].prefix >> shift) & 0xff]++] = a[i];
+		order *t = a;
+		a = tmp;
+		tmp = t;
+	}
+	/* after eight passes the sorted order is back in b->ord */
+	for (size_t i = 1; i < n; i++) {
+		order x = a[i];
+		size_t j = i;
+		while (j > 0 && a[j - 1].prefix == x.prefix &&
+		       rs_key_cmp(a[j - 1].key, a[j - 1].key_len, x.key, x.key_len) > 0) {
+			a[j] = a[j - 1];
+			j--;
+		}
+		a[j] = x;
+	}
 }
 
 void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,

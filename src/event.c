@@ -169,7 +169,7 @@ static int check_string(const char *p, size_t n)
 /* Walk the tokens in document order with a stack of open containers and
  * check every gap between consecutive tokens. */
 static int check_grammar(rs_event_reader *r, const char *s, size_t len,
-                         unsigned ntok, rs_error *err)
+                         unsigned ntok, int has_control, rs_error *err)
 {
 	const jsmntok_t *t = r->tok;
 	unsigned depth = 0;
@@ -235,7 +235,9 @@ static int check_grammar(rs_event_reader *r, const char *s, size_t len,
 			pos = outer_end(&t[k]);
 			break;
 		case JSMN_STRING:
-			if (check_string(s + t[k].start, (size_t)(t[k].end - t[k].start)))
+			/* strings need a look only if the line has a control byte */
+			if (has_control &&
+			    check_string(s + t[k].start, (size_t)(t[k].end - t[k].start)))
 				return bad(err, os, "malformed JSON (control character in a string)");
 			pos = outer_end(&t[k]);
 			break;
@@ -324,10 +326,14 @@ static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
 	}
 	char *o = r->scratch + r->scratch_len, *start = o;
 	while (p < end) {
-		if (*p != '\\') {
-			*o++ = *p++;
-			continue;
-		}
+		/* copy the run up to the next escape at once */
+		const char *bs = memchr(p, '\\', (size_t)(end - p));
+		size_t run = (size_t)((bs ? bs : end) - p);
+		memcpy(o, p, run);
+		o += run;
+		p += run;
+		if (p == end)
+			break;
 		p++;
 		switch (*p++) {
 		case '"': *o++ = '"'; break;
@@ -406,9 +412,25 @@ static const struct {
 
 static enum field classify(rs_str key)
 {
-	for (int f = 0; f < F_NFIELDS; f++)
-		if (key.n == fields[f].len && memcmp(key.p, fields[f].name, key.n) == 0)
+	/* by length first, so most keys cost one comparison; entries are
+	 * field + 1, 0 for none */
+	static const uint8_t by_len[17][3] = {
+		[6] = { F_SOURCE + 1, F_STATUS + 1 },
+		[7] = { F_USER_ID + 1 },
+		[8] = { F_EVENT_ID + 1 },
+		[10] = { F_CHARACTERS + 1 },
+		[11] = { F_ACQUIRED_AT + 1 },
+		[12] = { F_CHARACTER_ID + 1 },
+		[14] = { F_CODE + 1, F_NAME + 1, F_TYPE + 1 },
+		[16] = { F_DIALOG + 1 },
+	};
+	if (key.n > 16)
+		return F_UNKNOWN;
+	for (int i = 0; i < 3 && by_len[key.n][i]; i++) {
+		int f = by_len[key.n][i] - 1;
+		if (memcmp(key.p, fields[f].name, key.n) == 0)
 			return (enum field)f;
+	}
 	return F_UNKNOWN;
 }
 
@@ -597,14 +619,15 @@ int rs_event_parse(rs_event_reader *r, const char *line, size_t len,
 {
 	unsigned ntok = 0;
 	size_t badpos;
+	int has_control;
 	object_fields root;
 	int rc;
 
 	*n = 0;
-	if (rs_utf8_check(line, len, &badpos) < 0)
+	if (rs_utf8_validate(line, len, &badpos, &has_control))
 		return bad(err, badpos, "%s", line[badpos] ? "invalid UTF-8" : "NUL byte");
 	if ((rc = tokenize(r, line, len, &ntok, err)) ||
-	    (rc = check_grammar(r, line, len, ntok, err)))
+	    (rc = check_grammar(r, line, len, ntok, has_control, err)))
 		return rc;
 	if (r->scratch_cap < len) {
 		char *sc = realloc(r->scratch, len);

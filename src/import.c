@@ -8,6 +8,8 @@
  * later run checks that the input still holds the same bytes before that
  * point and resumes there; an input that does not is read from its start
  * as a new source.  Offsets are in decompressed bytes. */
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +25,16 @@
 
 #define BUF_INIT (4u << 20)
 #define TAIL_LEN 64
-#define DEFAULT_BATCH_KEYS (1u << 16)
-#define DEFAULT_BATCH_BYTES (16u << 20)
+/* A batch is applied in one LMDB transaction, and without MDB_WRITEMAP
+ * LMDB holds every page the transaction dirties in malloc'd memory until
+ * the commit.  So the batch size follows from a budget of dirty pages:
+ * MAX_DIRTY_PAGES of 4 KiB (24 MiB), given how many leaf pages the store
+ * has (see batch_keys()).  MDB_WRITEMAP would avoid the copies, but a write
+ * into a sparse map on a full disk is a SIGBUS, not an error. */
+#define MAX_DIRTY_PAGES 6144
+#define MIN_BATCH_KEYS 4096
+#define MAX_BATCH_KEYS 32768
+#define DEFAULT_BATCH_BYTES (4u << 20)
 
 /* Lines of an input, each with its absolute offset.  The buffer always
  * keeps TAIL_LEN bytes before the current position, for the tail hash. */
@@ -151,21 +161,128 @@ static void fingerprint(const char *p, size_t n, uint8_t fp[16])
 	memcpy(fp + 8, &b, 8);
 }
 
+/* The applier: a thread that sorts a full batch and applies it to the store
+ * while the importer parses the next one.  One job at a time. */
+typedef struct applier {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	rs_store *s;
+	rs_batch *job;       /* being applied; NULL when idle */
+	rs_source src;       /* the job's progress */
+	int stop;
+	int rc;              /* the first failure, kept */
+	rs_error err;
+	uint64_t leaf_pages; /* the store's, after the last commit */
+} applier;
+
+static void *applier_main(void *arg)
+{
+	applier *ap = arg;
+
+	pthread_mutex_lock(&ap->mu);
+	for (;;) {
+		while (ap->job == NULL && !ap->stop)
+			pthread_cond_wait(&ap->cv, &ap->mu);
+		if (ap->job == NULL)
+			break;
+		rs_batch *b = ap->job;
+		rs_source src = ap->src;
+		rs_error err;
+		int rc = ap->rc;
+		uint64_t pages = ap->leaf_pages;
+		pthread_mutex_unlock(&ap->mu);
+
+		rs_error_clear(&err);
+		/* after a failure, nothing more is applied: the progress of the
+		 * failed batch was not committed, so neither may later ones be */
+		if (rc == 0) {
+			rs_batch_sort(b);
+			rc = rs_store_apply(ap->s, b, &src, 1, &err);
+			if (rc == 0)
+				rc = rs_store_leaf_pages(ap->s, &pages, &err);
+		}
+		rs_batch_clear(b);
+
+		pthread_mutex_lock(&ap->mu);
+		if (rc && ap->rc == 0) {
+			ap->rc = rc;
+			ap->err = err;
+		}
+		ap->leaf_pages = pages;
+		ap->job = NULL;
+		pthread_cond_broadcast(&ap->cv);
+	}
+	pthread_mutex_unlock(&ap->mu);
+	return NULL;
+}
+
+static int applier_start(applier *ap, rs_store *s)
+{
+	int rc;
+
+	ap->s = s;
+	if ((rc = pthread_mutex_init(&ap->mu, NULL)))
+		return rc;
+	if ((rc = pthread_cond_init(&ap->cv, NULL)))
+		goto destroy_mutex;
+	if ((rc = pthread_create(&ap->thread, NULL, applier_main, ap)))
+		goto destroy_cond;
+	return 0;
+destroy_cond:
+	pthread_cond_destroy(&ap->cv);
+destroy_mutex:
+	pthread_mutex_destroy(&ap->mu);
+	return rc;
+}
+
+static void applier_stop(applier *ap)
+{
+	pthread_mutex_lock(&ap->mu);
+	ap->stop = 1;
+	pthread_cond_broadcast(&ap->cv);
+	pthread_mutex_unlock(&ap->mu);
+	pthread_join(ap->thread, NULL);
+	pthread_cond_destroy(&ap->cv);
+	pthread_mutex_destroy(&ap->mu);
+}
+
 typedef struct importer {
 	rs_store *s;
 	const rs_import_opts *opts;
-	rs_batch *batch;
+	rs_batch *batch;      /* being filled */
+	rs_batch *spare;      /* being applied, or idle */
+	applier ap;
 	rs_source src;        /* progress as committed next */
 	rs_source at_start;   /* progress before this run */
 	rs_import_counts *counts;
 	line_reader lr;
 } importer;
 
-/* Commit the batch with the source's progress: the input up to the
- * absolute offset at, which is where a line starts, is applied. */
-static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
-                  rs_error *err)
+/* How many keys the next batch may hold: keys spread over the store's L
+ * leaf pages dirty about L(1 - e^(-K/L)) of them, so the largest K within
+ * the budget is -L ln(1 - budget/L); a store smaller than the budget takes
+ * the largest batches. */
+static size_t batch_keys(const rs_import_opts *opts, uint64_t leaf_pages)
 {
+	if (opts->batch_keys)
+		return opts->batch_keys;
+	double L = (double)leaf_pages, budget = MAX_DIRTY_PAGES;
+	double k = L > budget * 1.01 ? -L * log(1.0 - budget / L) : MAX_BATCH_KEYS;
+	if (k < MIN_BATCH_KEYS)
+		k = MIN_BATCH_KEYS;
+	if (k > MAX_BATCH_KEYS)
+		k = MAX_BATCH_KEYS;
+	return (size_t)k;
+}
+
+/* Hand the batch to the applier with the source's progress: the input up
+ * to the absolute offset at, where a line starts, is applied when the batch
+ * is.  With wait, return only when it has been, and say how it went. */
+static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
+                  int wait, rs_error *err)
+{
+	applier *ap = &im->ap;
 	int rc;
 
 	im->src.bytes = at;
@@ -174,9 +291,28 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	im->src.tail_hash = tail_hash(&im->lr, at);
 	im->src.events = im->at_start.events + im->counts->events;
 	im->src.rejected = im->at_start.rejected + im->counts->rejected;
-	rs_batch_sort(im->batch);
-	rc = rs_store_apply(im->s, im->batch, &im->src, 1, err);
-	rs_batch_clear(im->batch);
+
+	pthread_mutex_lock(&ap->mu);
+	while (ap->job)
+		pthread_cond_wait(&ap->cv, &ap->mu);
+	if ((rc = ap->rc) == 0) {
+		ap->job = im->batch;
+		ap->src = im->src;
+		pthread_cond_broadcast(&ap->cv);
+		/* fill the other batch meanwhile, sized for the store as it is */
+		rs_batch *t = im->batch;
+		im->batch = im->spare;
+		im->spare = t;
+		rs_batch_set_max_keys(im->batch, batch_keys(im->opts, ap->leaf_pages));
+		if (wait) {
+			while (ap->job)
+				pthread_cond_wait(&ap->cv, &ap->mu);
+			rc = ap->rc;
+		}
+	}
+	if (rc)
+		*err = ap->err;
+	pthread_mutex_unlock(&ap->mu);
 	return rc;
 }
 
@@ -245,16 +381,25 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	int rc;
 
 	memset(counts, 0, sizeof *counts);
-	if ((rc = rs_event_reader_new(&reader, opts->default_offset_min)) ||
-	    (rc = rs_batch_new(&im.batch, opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS,
-	                       opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES))) {
-		rs_error_set(err, RS_ENOMEM, "out of memory");
-		goto free_reader;
+	if ((rc = rs_event_reader_new(&reader, opts->default_offset_min)))
+		return rs_error_set(err, rc, "out of memory");
+	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
+	if ((rc = rs_batch_new(&im.batch, MAX_BATCH_KEYS, bytes)) ||
+	    (rc = rs_batch_new(&im.spare, MAX_BATCH_KEYS, bytes))) {
+		rs_error_set(err, rc, "out of memory");
+		goto free_batches;
+	}
+	if ((rc = rs_store_leaf_pages(s, &im.ap.leaf_pages, err)))
+		goto free_batches;
+	rs_batch_set_max_keys(im.batch, batch_keys(opts, im.ap.leaf_pages));
+	if ((rc = applier_start(&im.ap, s))) {
+		rs_error_set(err, rc, "cannot start a thread: %s", rs_strerror(rc));
+		goto free_batches;
 	}
 	im.lr.cap = BUF_INIT;
 	if ((im.lr.buf = malloc(im.lr.cap)) == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-		goto free_batch;
+		goto stop_applier;
 	}
 	if ((rc = rs_input_open(&im.lr.in, path, err)))
 		goto free_buf;
@@ -292,7 +437,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		/* absolute: a refill in next_line may move the buffer */
 		uint64_t at = im.lr.base + im.lr.start;
 		if (rs_batch_full(im.batch) &&
-		    (rc = commit(&im, at, lineno, 0, err)))
+		    (rc = commit(&im, at, lineno, 0, 0, err)))
 			goto close_input;
 		if ((rc = next_line(&im.lr, &p, &len, &nl, err)))
 			goto close_input;
@@ -334,7 +479,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 				/* commit what came before: a re-run resumes at this line,
 				 * so the source does not count it yet */
 				counts->rejected--;
-				rc = commit(&im, at, lineno - 1, 0, err);
+				rc = commit(&im, at, lineno - 1, 0, 1, err);
 				counts->rejected++;
 				if (rc)
 					goto close_input;
@@ -362,16 +507,19 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	/* record the progress even when nothing new was applied, unless the
 	 * input held nothing complete at all */
 	if (im.lr.base + im.lr.start > 0 || rs_batch_count(im.batch))
-		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, err);
+		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, 1, err);
 	else
 		rc = 0;
 close_input:
 	rs_input_close(im.lr.in);
 free_buf:
 	free(im.lr.buf);
-free_batch:
+stop_applier:
+	/* a batch still being applied is finished: its progress goes with it */
+	applier_stop(&im.ap);
+free_batches:
 	rs_batch_free(im.batch);
-free_reader:
+	rs_batch_free(im.spare);
 	rs_event_reader_free(reader);
 	return rc;
 }

@@ -345,7 +345,9 @@ static int reserve(rs_store *s, size_t n)
 }
 
 /* Merge every entry into its stored record, in key order, so that the
- * B-tree is walked once from left to right. */
+ * B-tree is walked once from left to right.  One search per key: a put
+ * with MDB_NOOVERWRITE either inserts a new key or returns the stored
+ * value with the cursor on it, which MDB_CURRENT then replaces. */
 static int apply_records(rs_store *s, MDB_txn *txn, const rs_batch *b,
                          rs_error *err)
 {
@@ -362,22 +364,29 @@ static int apply_records(rs_store *s, MDB_txn *txn, const rs_batch *b,
 		MDB_val k, v;
 
 		rs_batch_entry(b, i, &key, &key_len, &r);
-		k.mv_size = key_len;
-		k.mv_data = (void *)key;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
-		if (rc == 0) {
-			if ((rc = rs_record_decode(&merged, v.mv_data, v.mv_size))) {
-				rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
-				rs_error_locate(err, s->path, 0, 0);
-				goto close;
-			}
-			rs_record_merge(&merged, r);
-		} else if (rc == MDB_NOTFOUND) {
-			merged = *r;
-		} else {
-			fail(err, s->path, rc, "cannot read a record");
+		if ((rc = reserve(s, rs_record_encoded_max(r)))) {
+			rs_error_set(err, rc, "out of memory");
 			goto close;
 		}
+		k.mv_size = key_len;
+		k.mv_data = (void *)key;
+		v.mv_size = rs_record_encode(r, s->scratch);
+		v.mv_data = s->scratch;
+		rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+		if (rc == 0)
+			continue;
+		if (rc != MDB_KEYEXIST) {
+			if (rc != MDB_MAP_FULL)
+				fail(err, s->path, rc, "cannot write a record");
+			goto close;
+		}
+		/* v is the stored value now */
+		if ((rc = rs_record_decode(&merged, v.mv_data, v.mv_size))) {
+			rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
+			rs_error_locate(err, s->path, 0, 0);
+			goto close;
+		}
+		rs_record_merge(&merged, r);
 		/* merged may point into the page; encode before the put */
 		if ((rc = reserve(s, rs_record_encoded_max(&merged)))) {
 			rs_error_set(err, rc, "out of memory");
@@ -385,9 +394,7 @@ static int apply_records(rs_store *s, MDB_txn *txn, const rs_batch *b,
 		}
 		v.mv_size = rs_record_encode(&merged, s->scratch);
 		v.mv_data = s->scratch;
-		k.mv_size = key_len;
-		k.mv_data = (void *)key;
-		if ((rc = mdb_cursor_put(cur, &k, &v, 0))) {
+		if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT))) {
 			if (rc != MDB_MAP_FULL)
 				fail(err, s->path, rc, "cannot write a record");
 			goto close;
@@ -429,6 +436,22 @@ int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
 		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
 			return fail(err, s->path, rc, "cannot grow the map");
 	}
+}
+
+int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return fail(err, s->path, rc, "cannot begin a read transaction");
+	if ((rc = mdb_stat(txn, s->records, &st)) == 0)
+		*pages = st.ms_leaf_pages;
+	else
+		fail(err, s->path, rc, "cannot read the store's statistics");
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 /* ---- reading ---- */

@@ -5,9 +5,13 @@
 
 #include "suites.h"
 
+/* the number of characters, or -1 */
 static int64_t check(const char *s, size_t n, size_t *bad)
 {
-	return rs_utf8_check(s, n, bad);
+	int ctl;
+	if (rs_utf8_validate(s, n, bad, &ctl))
+		return -1;
+	return (int64_t)rs_utf8_chars(s, n);
 }
 
 START_TEST(valid_text)
@@ -20,6 +24,15 @@ START_TEST(valid_text)
 	ck_assert_int_eq(check("\xed\x9f\xbf", 3, &bad), 1);             /* U+D7FF */
 	ck_assert_int_eq(check("", 0, &bad), 0);
 	ck_assert_uint_eq(rs_utf8_chars("a패b", strlen("a패b")), 3);
+	int ctl = -1;
+	const char *plain = "a long line of plain text, no controls";
+	const char *tab = "a long line of plain text,\twith a tab";
+	ck_assert_int_eq(rs_utf8_validate(plain, strlen(plain), &bad, &ctl), 0);
+	ck_assert_int_eq(ctl, 0);
+	ck_assert_int_eq(rs_utf8_validate(tab, strlen(tab), &bad, &ctl), 0);
+	ck_assert_int_eq(ctl, 1);
+	ck_assert_int_eq(rs_utf8_validate("\t", 1, &bad, &ctl), 0);
+	ck_assert_int_eq(ctl, 1);
 }
 END_TEST
 
@@ -36,11 +49,55 @@ START_TEST(invalid_text)
 		{ "abc\0def", 7, 3 },                 /* NUL */
 		{ "\xff", 1, 0 },
 		{ "\xc3\x28", 2, 0 },
+		/* past the sixteen-byte fast path */
+		{ "0123456789abcdef0123456789\0x", 28, 26 },
+		{ "0123456789abcdef012345\xc0\xafyyyyyyyyyyyyyyyy", 40, 22 },
+		{ "0123456789abcdef\xed\xa0\x80", 19, 16 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		size_t bad = 99;
 		ck_assert_msg(check(cases[i].s, cases[i].n, &bad) == -1, "case %zu accepted", i);
 		ck_assert_uint_eq(bad, cases[i].at);
+	}
+}
+END_TEST
+
+/* The fast path and the byte-at-a-time path agree, on random mixes of
+ * ASCII, multi-byte characters and bad bytes at every alignment. */
+START_TEST(fast_path_agrees_with_slow_path)
+{
+	static const char *const pieces[] = { "a", "0123456789abcdef", "패", "\xf0\x9f\x8c\xb1",
+	                                      "\xc2\x80", "\x80", "\xe0\x80\x80", "\t", "\0",
+	                                      "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3(" };
+	static const size_t lens[] = { 1, 16, 3, 4, 2, 1, 3, 1, 1, 3, 4, 2 };
+	static const int ok[] = { 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0 };
+	uint64_t seed = 99;
+	char buf[256];
+
+	for (int round = 0; round < 50000; round++) {
+		size_t n = 0, first_bad = (size_t)-1;
+		int want_ctl = 0;
+		while (n < 200) {
+			size_t k = (size_t)(test_rand(&seed) % 12);
+			if (test_rand(&seed) % 8 != 0 && !ok[k])
+				k = 0; /* mostly good text */
+			memcpy(buf + n, pieces[k], lens[k]);
+			if (!ok[k] && first_bad == (size_t)-1)
+				first_bad = n;
+			if (k == 7 && first_bad == (size_t)-1)
+				want_ctl = 1;
+			n += lens[k];
+		}
+		size_t bad = (size_t)-1;
+		int ctl = -1;
+		int rc = rs_utf8_validate(buf, n, &bad, &ctl);
+		if (first_bad == (size_t)-1) {
+			ck_assert_int_eq(rc, 0);
+			ck_assert_int_eq(ctl, want_ctl);
+		} else {
+			ck_assert_int_eq(rc, -1);
+			ck_assert_uint_eq(bad, first_bad);
+		}
 	}
 }
 END_TEST
@@ -51,6 +108,7 @@ Suite *text_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, valid_text);
 	tcase_add_test(tc, invalid_text);
+	tcase_add_test(tc, fast_path_agrees_with_slow_path);
 	suite_add_tcase(s, tc);
 	return s;
 }

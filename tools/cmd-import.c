@@ -97,6 +97,13 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		goto close_rejects;
 	opts.on_reject = on_reject;
 	opts.ctx = &rctx;
+	/* tuning knobs for benchmarks; see doc/DESIGN.md */
+	const char *knob = getenv("REWARDSTORE_BATCH_KEYS");
+	if (knob)
+		opts.batch_keys = strtoull(knob, NULL, 10);
+	knob = getenv("REWARDSTORE_BATCH_BYTES");
+	if (knob)
+		opts.batch_bytes = strtoull(knob, NULL, 10);
 
 	int ninputs = argc - optind, done = 0;
 	rs_import_counts *counts_of = calloc((size_t)ninputs, sizeof *counts_of);

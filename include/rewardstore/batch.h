@@ -26,6 +26,9 @@ int rs_batch_add_obs(rs_batch *b, const rs_obs *o);
 int rs_batch_add_record(rs_batch *b, const uint8_t *key, size_t key_len,
                         const rs_record *r);
 
+/* Change when the batch asks to be applied (the table keeps its size). */
+void rs_batch_set_max_keys(rs_batch *b, size_t max_keys);
+
 int rs_batch_full(const rs_batch *b);
 size_t rs_batch_count(const rs_batch *b);
 uint64_t rs_batch_observations(const rs_batch *b);

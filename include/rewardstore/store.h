@@ -58,6 +58,9 @@ int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
 int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err);
 
+/* Leaf pages of the records tree now: how many pages a batch can dirty. */
+int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err);
+
 /* A read-only cursor over the records of one snapshot. */
 typedef struct rs_cursor rs_cursor;
 int rs_cursor_open(rs_store *s, rs_cursor **out, rs_error *err);

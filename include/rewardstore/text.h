@@ -10,9 +10,11 @@ extern "C" {
 #endif
 
 /* Check that s[0..n) is well-formed UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF) with no NUL byte.  Returns the number
- * of characters, or -1 with *bad set to the offset of the first bad byte. */
-int64_t rs_utf8_check(const char *s, size_t n, size_t *bad);
+ * surrogates, nothing above U+10FFFF) with no NUL byte.  Returns 0, or -1
+ * with *bad set to the offset of the first bad byte.  *has_control is set
+ * when a byte below 0x20 (tab, CR, ...) occurs, which JSON allows only
+ * between tokens. */
+int rs_utf8_validate(const char *s, size_t n, size_t *bad, int *has_control);
 
 /* Characters in s[0..n), which must already be valid UTF-8. */
 size_t rs_utf8_chars(const char *s, size_t n);

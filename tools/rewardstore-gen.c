@@ -1,0 +1,300 @@
+/* rewardstore-gen: a deterministic generator of reward logs and their
+ * catalog, for benchmarks and large tests.
+ *
+ * Users are about N/20, each drawing from a personal set of six of the ~60
+ * character codes, so about 30% of events are distinct keys.  A few percent
+ * of events carry a stale character_id that the catalog does not know
+ * (sometimes with an empty type), as in the seed incident.  Timestamps are
+ * random over a year, so they are out of order within and across files, and
+ * use both Z and +09:00.  The same seed gives the same bytes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCODES 60
+#define PER_USER 6
+#define BUF_SIZE (1u << 20)
+
+static uint64_t rng;
+
+static uint64_t next(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+static uint64_t below(uint64_t n)
+{
+	return next() % n;
+}
+
+typedef struct out {
+	FILE *fp;
+	char *buf;
+	size_t used;
+} out;
+
+static void flush_out(out *o)
+{
+	if (o->used && fwrite(o->buf, 1, o->used, o->fp) != o->used) {
+		fprintf(stderr, "rewardstore-gen: write failed: %s\n", strerror(errno));
+		exit(1);
+	}
+	o->used = 0;
+}
+
+static void put(out *o, const char *s, size_t n)
+{
+	if (BUF_SIZE - o->used < n)
+		flush_out(o);
+	memcpy(o->buf + o->used, s, n);
+	o->used += n;
+}
+
+static void puts_(out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* a UUID made from a number, lowercase, version 4 shape */
+static void put_uuid(out *o, uint64_t a, uint64_t b)
+{
+	static const char hex[] = "0123456789abcdef";
+	char t[36];
+	uint8_t u[16];
+	for (int i = 0; i < 8; i++) {
+		u[i] = (uint8_t)(a >> (8 * i));
+		u[8 + i] = (uint8_t)(b >> (8 * i));
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+	char *p = t;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[u[i] >> 4];
+		*p++ = hex[u[i] & 15];
+	}
+	put(o, t, 36);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static const char *const syll[] = { "패", "피", "캐", "니", "글", "래", "시", "페", "티",
+                                    "종", "이", "비", "닐", "병", "캔", "유", "리", "플" };
+static const char *const types[] = { "플라스틱, 페트", "금속, 캔", "유리", "종이, 박스",
+                                     "비닐", "스티로폼, 완충재", "의류, 섬유", "전자, 폐가전" };
+static const char *const sources[] = { "scan:bottle", "scan:can", "scan:paper", "event:winter",
+                                       "quest:daily", "scan:glass" };
+
+typedef struct code {
+	char code[24];
+	char name[32];
+	const char *type;
+	uint64_t id_a, id_b;
+} code;
+
+static code codes[NCODES];
+
+static void make_codes(void)
+{
+	for (int i = 0; i < NCODES; i++) {
+		code *c = &codes[i];
+		snprintf(c->code, sizeof c->code, "char-%02d-%s", i, i % 3 ? "eco" : "dex");
+		snprintf(c->name, sizeof c->name, "%s%s%s", syll[i % 18], syll[(i * 7 + 3) % 18],
+		         i % 4 ? "" : syll[(i * 5 + 1) % 18]);
+		c->type = types[i % 8];
+		c->id_a = mix(0xc0de0000ULL + (uint64_t)i);
+		c->id_b = mix(0xc0de1000ULL + (uint64_t)i);
+	}
+}
+
+static void put_time(out *o, int64_t secs, int usec, int kst)
+{
+	/* civil date from days, proleptic Gregorian */
+	char t[48];
+	if (kst)
+		secs += 9 * 3600;
+	int64_t z = secs / 86400 + 719468, sod = secs % 86400;
+	int64_t era = z / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t y = yoe + era * 400 + (m <= 2);
+	int n = snprintf(t, sizeof t, "%04lld-%02d-%02dT%02d:%02d:%02d.%06d%s", (long long)y, m, d,
+	                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), usec,
+	                 kst ? "+09:00" : "Z");
+	put(o, t, (size_t)n);
+}
+
+static void bad_line(out *o, uint64_t user)
+{
+	switch (below(5)) {
+	case 0:
+		puts_(o, "{\"user_id\":\"");
+		put_uuid(o, user, ~user);
+		puts_(o, "\",\"character_code\":\"char-00-dex\",\"acquired_at\":\"2025-02-30T00:00:00Z\"}\n");
+		break;
+	case 1:
+		puts_(o, "{\"user_id\":\"not-a-uuid\",\"character_code\":\"x\",\"acquired_at\":\"2025-01-01T00:00:00Z\"}\n");
+		break;
+	case 2:
+		puts_(o, "{\"user_id\":\"");
+		put_uuid(o, user, ~user);
+		puts_(o, "\",\"character_code\":\"char-01-eco\",\"acquired_at\":\"2025-01-01T00:00:00Z\",}\n");
+		break;
+	case 3:
+		puts_(o, "{\"truncated\": \"line\n");
+		break;
+	default:
+		puts_(o, "{\"user_id\":\"");
+		put_uuid(o, user, ~user);
+		puts_(o, "\",\"acquired_at\":\"2025-01-01T00:00:00Z\"}\n");
+		break;
+	}
+}
+
+static void event(out *o, uint64_t seq, uint64_t users)
+{
+	uint64_t user = below(users);
+	uint64_t personal = mix(user ^ 0x5eed);
+	const code *c = &codes[(personal + below(PER_USER) * 7) % NCODES];
+	int stale = below(100) < 3;
+	char num[32];
+
+	puts_(o, "{\"event_id\":\"evt-");
+	put(o, num, (size_t)snprintf(num, sizeof num, "%010llu", (unsigned long long)seq));
+	puts_(o, "\",\"user_id\":\"");
+	put_uuid(o, mix(user + 1), mix(user + 2));
+	puts_(o, "\",\"character_code\":\"");
+	puts_(o, c->code);
+	puts_(o, "\",\"character_id\":\"");
+	if (stale)
+		put_uuid(o, mix(next()), mix(next())); /* an id no catalog knows */
+	else
+		put_uuid(o, c->id_a, c->id_b);
+	puts_(o, "\",\"character_name\":\"");
+	puts_(o, c->name);
+	puts_(o, "\",\"character_type\":\"");
+	if (!(stale && below(2)))
+		puts_(o, c->type);
+	puts_(o, "\",\"character_dialog\":\"나는 \\\"");
+	puts_(o, c->name);
+	puts_(o, "\\\"야.\\n라벨은 떼고, 내용물은 비우고");
+	if (below(4) == 0)
+		puts_(o, ", 한 번 더 헹궈서");
+	puts_(o, ".\",\"source\":\"");
+	puts_(o, sources[below(6)]);
+	puts_(o, "\",\"acquired_at\":\"");
+	/* one year from 2025-01-01, out of order */
+	put_time(o, 1735689600LL + (int64_t)below(365 * 86400), (int)below(1000000), below(2) == 0);
+	if (below(10) == 0)
+		puts_(o, "\",\"status\":\"gifted");
+	puts_(o, "\"}\n");
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: rewardstore-gen [--events N] [--files K] [--seed S] [--bad-rate R]\n"
+	            "                       [--catalog FILE] PREFIX\n"
+	            "Writes PREFIX-0.jsonl .. PREFIX-(K-1).jsonl with N events in all (default\n"
+	            "1000000 in 4 files), a fraction R of bad lines (default 0), and, with\n"
+	            "--catalog, the character catalog as CSV (id,code,name).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "events", required_argument, NULL, 'n' },
+		{ "files", required_argument, NULL, 'k' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "bad-rate", required_argument, NULL, 'b' },
+		{ "catalog", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long long events = 1000000, files = 4, seed = 1;
+	double bad_rate = 0;
+	const char *catalog = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': events = strtoull(optarg, NULL, 10); break;
+		case 'k': files = strtoull(optarg, NULL, 10); break;
+		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'b': bad_rate = strtod(optarg, NULL); break;
+		case 'c': catalog = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc || files == 0) {
+		usage(stderr);
+		return 2;
+	}
+	rng = mix(seed) | 1;
+	make_codes();
+	uint64_t users = events / 20 ? events / 20 : 1;
+	uint64_t bad_per_million = (uint64_t)(bad_rate * 1e6);
+
+	out *outs = calloc(files, sizeof *outs);
+	char path[4096];
+	for (unsigned long long f = 0; f < files; f++) {
+		snprintf(path, sizeof path, "%s-%llu.jsonl", argv[optind], f);
+		outs[f].fp = fopen(path, "w");
+		outs[f].buf = malloc(BUF_SIZE);
+		if (outs[f].fp == NULL || outs[f].buf == NULL) {
+			fprintf(stderr, "rewardstore-gen: cannot create '%s': %s\n", path, strerror(errno));
+			return 1;
+		}
+	}
+	for (uint64_t i = 0; i < events; i++) {
+		out *o = &outs[below(files)];
+		if (bad_per_million && below(1000000) < bad_per_million)
+			bad_line(o, below(users));
+		else
+			event(o, i, users);
+	}
+	for (unsigned long long f = 0; f < files; f++) {
+		flush_out(&outs[f]);
+		if (fclose(outs[f].fp) != 0) {
+			fprintf(stderr, "rewardstore-gen: write failed: %s\n", strerror(errno));
+			return 1;
+		}
+		free(outs[f].buf);
+	}
+	free(outs);
+	if (catalog) {
+		out o = { fopen(catalog, "w"), malloc(BUF_SIZE), 0 };
+		if (o.fp == NULL) {
+			fprintf(stderr, "rewardstore-gen: cannot create '%s': %s\n", catalog, strerror(errno));
+			return 1;
+		}
+		puts_(&o, "id,code,name\n");
+		for (int i = 0; i < NCODES; i++) {
+			put_uuid(&o, codes[i].id_a, codes[i].id_b);
+			puts_(&o, ",");
+			puts_(&o, codes[i].code);
+			puts_(&o, ",");
+			puts_(&o, codes[i].name);
+			puts_(&o, "\n");
+		}
+		flush_out(&o);
+		fclose(o.fp);
+		free(o.buf);
+	}
+	return 0;
+}
