@@ -26,6 +26,14 @@
 #define MAX_TOKENS (1u << 20)
 #define MAX_DEPTH 1024
 
+struct scratch {
+	struct scratch *next;
+	size_t cap, used;
+	char data[];
+};
+
+#define SCRATCH_MIN 4096
+
 struct rs_event_reader {
 	int32_t default_tz;
 	jsmntok_t *tok;
@@ -33,8 +41,10 @@ struct rs_event_reader {
 	int *stack;          /* open containers while checking the grammar */
 	unsigned *nchild;
 	unsigned stack_cap;
-	char *scratch;       /* decoded strings of the current line */
-	size_t scratch_cap, scratch_len;
+	/* decoded strings of the current line, in blocks that never move: a
+	 * string may be decoded more than once (a batch line's defaults are,
+	 * per element), so the line's length does not bound them */
+	struct scratch *scratch;
 	rs_obs *ev;
 	size_t ev_cap;
 };
@@ -64,7 +74,11 @@ void rs_event_reader_free(rs_event_reader *r)
 	free(r->tok);
 	free(r->stack);
 	free(r->nchild);
-	free(r->scratch);
+	while (r->scratch) {
+		struct scratch *next = r->scratch->next;
+		free(r->scratch);
+		r->scratch = next;
+	}
 	free(r->ev);
 	free(r);
 }
@@ -308,11 +322,42 @@ static int hex4(const char *p, unsigned *v)
 	return 0;
 }
 
-enum { STR_OK, STR_SURROGATE, STR_NUL };
+enum { STR_OK, STR_SURROGATE, STR_NUL, STR_NOMEM };
+
+/* Room for n bytes in the current line's scratch blocks. */
+static char *scratch_room(rs_event_reader *r, size_t n)
+{
+	struct scratch *b = r->scratch;
+	if (b == NULL || b->cap - b->used < n) {
+		size_t cap = n > SCRATCH_MIN ? n : SCRATCH_MIN;
+		struct scratch *nb = malloc(sizeof *nb + cap);
+		if (nb == NULL)
+			return NULL;
+		nb->cap = cap;
+		nb->used = 0;
+		nb->next = b;
+		r->scratch = b = nb;
+	}
+	return b->data + b->used;
+}
+
+/* Forget the previous line's strings, keeping one block. */
+static void scratch_reset(rs_event_reader *r)
+{
+	struct scratch *b = r->scratch;
+	if (b == NULL)
+		return;
+	while (b->next) {
+		struct scratch *next = b->next->next;
+		free(b->next);
+		b->next = next;
+	}
+	b->used = 0;
+}
 
 /* Decode the string token t (whose escapes jsmn has checked) into *out,
- * pointing into the line when it has no escape and into the scratch buffer
- * otherwise; the scratch buffer was sized for the whole line beforehand. */
+ * pointing into the line when it has no escape and into scratch otherwise
+ * (escapes never decode to more bytes than they take). */
 static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
                          rs_str *out)
 {
@@ -324,7 +369,9 @@ static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
 		out->n = (uint32_t)n;
 		return STR_OK;
 	}
-	char *o = r->scratch + r->scratch_len, *start = o;
+	char *o = scratch_room(r, n), *start = o;
+	if (o == NULL)
+		return STR_NOMEM;
 	while (p < end) {
 		/* copy the run up to the next escape at once */
 		const char *bs = memchr(p, '\\', (size_t)(end - p));
@@ -377,8 +424,7 @@ static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
 		}
 		}
 	}
-	/* escapes never decode to more bytes than they take */
-	r->scratch_len += (size_t)(o - start);
+	r->scratch->used += (size_t)(o - start);
 	out->p = start;
 	out->n = (uint32_t)(o - start);
 	return STR_OK;
@@ -439,9 +485,16 @@ typedef struct object_fields {
 	int val[F_NFIELDS];
 } object_fields;
 
-static int cmp_str(const void *a, const void *b)
+/* an unknown key and where its token starts in the line (a decoded key
+ * lives in scratch, so its pointer says nothing about its place) */
+typedef struct unknown_key {
+	rs_str key;
+	size_t at;
+} unknown_key;
+
+static int cmp_unknown(const void *a, const void *b)
 {
-	return rs_str_cmp(*(const rs_str *)a, *(const rs_str *)b);
+	return rs_str_cmp(((const unknown_key *)a)->key, ((const unknown_key *)b)->key);
 }
 
 /* Collect the fields of the object token o; a duplicated key is a bad line
@@ -450,7 +503,7 @@ static int collect(rs_event_reader *r, const char *s, unsigned ntok, int o,
                    object_fields *of, const char *where, rs_error *err)
 {
 	const jsmntok_t *t = r->tok;
-	rs_str unknown_small[16], *unknown = unknown_small;
+	unknown_key unknown_small[16], *unknown = unknown_small;
 	size_t nunknown = 0, unknown_cap = 16;
 	int rc = 0;
 
@@ -460,7 +513,12 @@ static int collect(rs_event_reader *r, const char *s, unsigned ntok, int o,
 		if (t[k].parent != o)
 			continue;
 		rs_str key;
-		if (decode_string(r, s, &t[k], &key) != STR_OK) {
+		int ds = decode_string(r, s, &t[k], &key);
+		if (ds == STR_NOMEM) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (ds != STR_OK) {
 			/* a key that is not text: it cannot be one of ours */
 			key.p = s + t[k].start;
 			key.n = (uint32_t)(t[k].end - t[k].start);
@@ -476,7 +534,7 @@ static int collect(rs_event_reader *r, const char *s, unsigned ntok, int o,
 			continue;
 		}
 		if (nunknown == unknown_cap) {
-			rs_str *nu = malloc(2 * unknown_cap * sizeof *nu);
+			unknown_key *nu = malloc(2 * unknown_cap * sizeof *nu);
 			if (nu == NULL) {
 				rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 				goto out;
@@ -487,13 +545,16 @@ static int collect(rs_event_reader *r, const char *s, unsigned ntok, int o,
 			unknown = nu;
 			unknown_cap *= 2;
 		}
-		unknown[nunknown++] = key;
+		unknown[nunknown].key = key;
+		unknown[nunknown++].at = outer_start(&t[k]);
 	}
 	if (nunknown > 1) {
-		qsort(unknown, nunknown, sizeof *unknown, cmp_str);
+		qsort(unknown, nunknown, sizeof *unknown, cmp_unknown);
 		for (size_t i = 1; i < nunknown; i++)
-			if (rs_str_cmp(unknown[i - 1], unknown[i]) == 0) {
-				rc = bad(err, (size_t)(unknown[i].p - s), "%sduplicate key", where);
+			if (rs_str_cmp(unknown[i - 1].key, unknown[i].key) == 0) {
+				/* name the later of the two */
+				size_t at = unknown[i].at > unknown[i - 1].at ? unknown[i].at : unknown[i - 1].at;
+				rc = bad(err, at, "%sduplicate key", where);
 				goto out;
 			}
 	}
@@ -528,6 +589,8 @@ static int text_field(rs_event_reader *r, const char *s, int v, enum field f,
 	case STR_NUL:
 		return bad(err, outer_start(t), "%s\"%s\" holds \\u0000, which PostgreSQL text cannot store",
 		           where, fields[f].name);
+	case STR_NOMEM:
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
 	}
 	if (fields[f].max_chars && out->n > fields[f].max_chars &&
 	    rs_utf8_chars(out->p, out->n) > fields[f].max_chars) {
@@ -629,14 +692,7 @@ int rs_event_parse(rs_event_reader *r, const char *line, size_t len,
 	if ((rc = tokenize(r, line, len, &ntok, err)) ||
 	    (rc = check_grammar(r, line, len, ntok, has_control, err)))
 		return rc;
-	if (r->scratch_cap < len) {
-		char *sc = realloc(r->scratch, len);
-		if (sc == NULL)
-			return rs_error_set(err, RS_ENOMEM, "out of memory");
-		r->scratch = sc;
-		r->scratch_cap = len;
-	}
-	r->scratch_len = 0;
+	scratch_reset(r);
 	if ((rc = collect(r, line, ntok, 0, &root, "", err)))
 		return rc;
 	if (root.val[F_CHARACTERS] < 0) {

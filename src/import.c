@@ -23,8 +23,9 @@
 #include "hash.h"
 #include "input.h"
 
-#define BUF_INIT (4u << 20)
 #define TAIL_LEN 64
+/* the buffer never grows: it holds the longest line plus the tail */
+#define BUF_SIZE (RS_MAX_LINE + 4096)
 /* A batch is applied in one LMDB transaction, and without MDB_WRITEMAP
  * LMDB holds every page the transaction dirties in malloc'd memory until
  * the commit.  So the batch size follows from a budget of dirty pages:
@@ -45,7 +46,17 @@ typedef struct line_reader {
 	size_t start, scan, end; /* unread bytes: buf[start..end) */
 	uint64_t base;           /* absolute offset of buf[0] */
 	int eof;
+	int overlong;            /* in a line too long to hold */
 } line_reader;
+
+/* One line, or one piece of an overlong line. */
+typedef struct line {
+	const char *p;           /* NULL at the end of the input */
+	size_t len;              /* without the newline */
+	int nl;                  /* it ended with a newline */
+	int overlong;            /* a piece of a line longer than RS_MAX_LINE */
+	int first, last;         /* for pieces: the first, the last */
+} line;
 
 static int fill(line_reader *lr, rs_error *err)
 {
@@ -60,15 +71,6 @@ static int fill(line_reader *lr, rs_error *err)
 		lr->scan -= keep;
 		lr->end -= keep;
 	}
-	if (lr->end == lr->cap) {
-		/* a line longer than the buffer: double it */
-		char *nb = realloc(lr->buf, 2 * lr->cap);
-		if (nb == NULL)
-			return rs_error_set(err, RS_ENOMEM, "out of memory (a line of %zu bytes)",
-			                    lr->end);
-		lr->buf = nb;
-		lr->cap *= 2;
-	}
 	if ((rc = rs_input_read(lr->in, lr->buf + lr->end, lr->cap - lr->end, &got, err)))
 		return rc;
 	lr->end += got;
@@ -76,30 +78,44 @@ static int fill(line_reader *lr, rs_error *err)
 	return 0;
 }
 
-/* The next line: *len and *p its bytes (without the newline), *nl whether
- * it had one; *p is NULL at the end.  Returns a status. */
-static int next_line(line_reader *lr, const char **p, size_t *len, int *nl,
-                     rs_error *err)
+/* The next line, or the next piece of an overlong one; l->p is NULL at the
+ * end of the input.  Returns a status. */
+static int next_line(line_reader *lr, line *l, rs_error *err)
 {
 	int rc;
 
-	*p = NULL;
+	memset(l, 0, sizeof *l);
 	for (;;) {
 		char *q = memchr(lr->buf + lr->scan, '\n', lr->end - lr->scan);
-		if (q) {
-			*p = lr->buf + lr->start;
-			*len = (size_t)(q - *p);
-			*nl = 1;
-			lr->start = lr->scan = (size_t)(q - lr->buf) + 1;
+		if (q || (lr->eof && lr->start < lr->end)) {
+			l->p = lr->buf + lr->start;
+			l->len = (size_t)((q ? q : lr->buf + lr->end) - l->p);
+			l->nl = q != NULL;
+			if (lr->overlong) {
+				l->overlong = l->last = 1;
+				lr->overlong = 0;
+			}
+			lr->start = lr->scan = q ? (size_t)(q - lr->buf) + 1 : lr->end;
 			return 0;
 		}
 		lr->scan = lr->end;
 		if (lr->eof) {
-			if (lr->start == lr->end)
-				return 0;
-			*p = lr->buf + lr->start;
-			*len = lr->end - lr->start;
-			*nl = 0;
+			if (lr->overlong) {
+				/* an overlong last line ends here: say so */
+				l->p = lr->buf + lr->start;
+				l->overlong = l->last = 1;
+				lr->overlong = 0;
+			}
+			return 0;
+		}
+		if (lr->end == lr->cap && lr->start <= TAIL_LEN) {
+			/* no newline in a full buffer: hand this piece over and go on
+			 * without holding the line */
+			l->p = lr->buf + lr->start;
+			l->len = lr->end - lr->start;
+			l->overlong = 1;
+			l->first = !lr->overlong;
+			lr->overlong = 1;
 			lr->start = lr->scan = lr->end;
 			return 0;
 		}
@@ -352,14 +368,12 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 		im->counts->skipped_bytes = im->at_start.bytes;
 		/* a newline that ends the open line applied last time is no new line */
 		if ((im->at_start.flags & RS_SOURCE_OPEN_LINE)) {
-			const char *p;
-			size_t len;
-			int nl;
+			line l;
 			while (im->lr.start == im->lr.end && !im->lr.eof)
 				if ((rc = fill(&im->lr, err)))
 					return rc;
 			if (im->lr.start < im->lr.end && im->lr.buf[im->lr.start] == '\n' &&
-			    (rc = next_line(&im->lr, &p, &len, &nl, err)))
+			    (rc = next_line(&im->lr, &l, err)))
 				return rc;
 		}
 		return 0;
@@ -396,7 +410,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		rs_error_set(err, rc, "cannot start a thread: %s", rs_strerror(rc));
 		goto free_batches;
 	}
-	im.lr.cap = BUF_INIT;
+	im.lr.cap = BUF_SIZE;
 	if ((im.lr.buf = malloc(im.lr.cap)) == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto stop_applier;
@@ -426,6 +440,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	lineno = im.at_start.lines;
 	uint64_t read_from = im.lr.base + im.lr.start;
 
+	rs_error long_err;
 	for (;;) {
 		const char *p;
 		size_t len, raw_len;
@@ -433,17 +448,46 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		const rs_obs *ev;
 		size_t nev;
 		rs_error lerr;
+		line l;
 
 		/* absolute: a refill in next_line may move the buffer */
 		uint64_t at = im.lr.base + im.lr.start;
-		if (rs_batch_full(im.batch) &&
+		if (!im.lr.overlong && rs_batch_full(im.batch) &&
 		    (rc = commit(&im, at, lineno, 0, 0, err)))
 			goto close_input;
-		if ((rc = next_line(&im.lr, &p, &len, &nl, err)))
+		if ((rc = next_line(&im.lr, &l, err)))
 			goto close_input;
-		if (p == NULL)
+		if (l.p == NULL)
 			break;
-		uint64_t line_off = im.lr.base + (uint64_t)(p - im.lr.buf);
+		uint64_t line_off = im.lr.base + (uint64_t)(l.p - im.lr.buf);
+		if (l.overlong) {
+			/* too long to hold: rejected, and passed on piece by piece */
+			if (l.first) {
+				lineno++;
+				counts->lines++;
+				counts->rejected++;
+				rs_error_clear(&long_err);
+				rs_error_set(&long_err, RS_EBADLINE, "line longer than %u bytes",
+				             (unsigned)RS_MAX_LINE);
+				rs_error_locate(&long_err, path, lineno, line_off);
+				if (opts->strict) {
+					counts->rejected--;
+					rc = commit(&im, at, lineno - 1, 0, 1, err);
+					counts->rejected++;
+					if (rc)
+						goto close_input;
+					*err = long_err;
+					rc = RS_ESTOPPED;
+					goto close_input;
+				}
+			}
+			if (opts->on_reject)
+				opts->on_reject(opts->ctx, &long_err, l.p, l.len, !l.last);
+			continue;
+		}
+		p = l.p;
+		len = l.len;
+		nl = l.nl;
 		lineno++;
 		raw_len = len;
 		if (len && p[len - 1] == '\r')
@@ -474,7 +518,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 			counts->rejected++;
 			rs_error_locate(&lerr, path, lineno, line_off + lerr.offset);
 			if (opts->on_reject)
-				opts->on_reject(opts->ctx, &lerr, p, raw_len);
+				opts->on_reject(opts->ctx, &lerr, p, raw_len, 0);
 			if (opts->strict) {
 				/* commit what came before: a re-run resumes at this line,
 				 * so the source does not count it yet */

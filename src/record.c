@@ -10,6 +10,7 @@
 
 #include <rewardstore/error.h>
 #include <rewardstore/record.h>
+#include <rewardstore/timestamp.h>
 
 int rs_str_cmp(rs_str a, rs_str b)
 {
@@ -292,13 +293,23 @@ static int get_delta(reader *rd, int64_t *d)
 	return 0;
 }
 
+/* base + sign * d, which must be a time a store can hold; base is one
+ * already, so checking d first keeps the arithmetic from overflowing */
+static int offset_time(int64_t base, int sign, int64_t d, int64_t *t)
+{
+	if (d < -(RS_TIME_MAX - RS_TIME_MIN) || d > RS_TIME_MAX - RS_TIME_MIN)
+		return RS_ECORRUPT;
+	*t = base + sign * d;
+	return *t < RS_TIME_MIN || *t > RS_TIME_MAX ? RS_ECORRUPT : 0;
+}
+
 static int get_id(reader *rd, rs_idfield *f, int64_t base, int sign)
 {
 	int64_t d;
-	if (get_delta(rd, &d) || rd->end - rd->p < RS_UUID_LEN)
+	if (get_delta(rd, &d) || rd->end - rd->p < RS_UUID_LEN ||
+	    offset_time(base, sign, d, &f->t))
 		return RS_ECORRUPT;
 	f->has = 1;
-	f->t = base + sign * d;
 	memcpy(f->v, rd->p, RS_UUID_LEN);
 	rd->p += RS_UUID_LEN;
 	return 0;
@@ -309,9 +320,8 @@ static int get_text(reader *rd, rs_field *f, int64_t base, int sign)
 	int64_t d;
 	uint64_t n;
 	if (get_delta(rd, &d) || get_varint(rd, &n) || n == 0 ||
-	    n > (uint64_t)(rd->end - rd->p))
+	    n > (uint64_t)(rd->end - rd->p) || offset_time(base, sign, d, &f->t))
 		return RS_ECORRUPT;
-	f->t = base + sign * d;
 	f->v.p = (const char *)rd->p;
 	f->v.n = (uint32_t)n;
 	rd->p += n;
@@ -341,9 +351,9 @@ int rs_record_decode(rs_record *r, const uint8_t *buf, size_t n)
 		acq |= (uint64_t)rd.p[i] << (8 * i);
 	rd.p += 8;
 	r->acquired_min = (int64_t)acq;
-	if (get_delta(&rd, &d))
+	if (r->acquired_min < RS_TIME_MIN || r->acquired_min > RS_TIME_MAX ||
+	    get_delta(&rd, &d) || offset_time(r->acquired_min, 1, d, &r->t_max))
 		return RS_ECORRUPT;
-	r->t_max = r->acquired_min + d;
 	r->multi_cid = !!(flags & F_MULTI);
 	if (((flags & F_CID_NEWEST) && get_id(&rd, &r->cid_newest, r->t_max, -1)) ||
 	    ((flags & F_CID_OLDEST) && get_id(&rd, &r->cid_oldest, r->acquired_min, 1)) ||

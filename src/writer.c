@@ -62,6 +62,8 @@ static char *room(rs_writer *w, size_t n)
 
 static void put(rs_writer *w, const char *p, size_t n)
 {
+	if (n == 0)
+		return; /* a missing value has no bytes, and maybe no pointer */
 	if (BUF_SIZE - w->used < n) {
 		flush(w);
 		if (n > BUF_SIZE) {

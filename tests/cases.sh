@@ -16,7 +16,7 @@ for dir in "$top_srcdir"/tests/cases/*/; do
 	args=$(cat "$dir/args" 2>/dev/null || true)
 	want_status=$(cat "$dir/expected.status" 2>/dev/null || echo 0)
 	# shellcheck disable=SC2086 # args is a list of options
-	(cd "$work" && "$RS" --db store import --rejects rejects $args input*) \
+	(cd "$work" && rs --db store import --rejects rejects $args input*) \
 		> "$work/out" 2> "$work/err"
 	assert_status "$name: import" "$want_status" $?
 	if [ -f "$dir/expected.stderr" ]; then
@@ -26,7 +26,7 @@ for dir in "$top_srcdir"/tests/cases/*/; do
 	if [ -f "$dir/expected.rejects" ]; then
 		assert_same_file "$name: rejects" "$dir/expected.rejects" "$work/rejects"
 	fi
-	(cd "$work" && "$RS" --db store export) > "$work/export.csv" 2>/dev/null
+	(cd "$work" && rs --db store export) > "$work/export.csv" 2>/dev/null
 	assert_same_file "$name: export" "$dir/expected.csv" "$work/export.csv"
 done
 

@@ -294,6 +294,40 @@ START_TEST(duplicate_keys)
 }
 END_TEST
 
+/* found by fuzzing: a duplicated unknown key holding an escape was
+ * reported at an offset outside the line */
+START_TEST(duplicate_escaped_key_offset)
+{
+	const char *line = "{" BASE ",\"a\\rb\":1,\"a\\rb\":2}";
+	const rs_obs *ev;
+	size_t n;
+	rs_error err;
+	ck_assert_int_eq(rs_event_parse(reader, line, strlen(line), &ev, &n, &err), RS_EBADLINE);
+	ck_assert_str_eq(err.text, "duplicate key");
+	ck_assert_uint_eq(err.offset, (size_t)(strrchr(line, ',') - line) + 1);
+}
+END_TEST
+
+/* A batch line's defaults are decoded again for each element, so decoded
+ * text can outgrow the line: a long escaped source and many small elements. */
+START_TEST(batch_defaults_decoded_per_element)
+{
+	size_t cap = 1 << 20, n = 0;
+	char *line = malloc(cap);
+	n += (size_t)snprintf(line + n, cap - n, "{\"user_id\":\"" U1 "\",\"acquired_at\":\"" T1 "\",\"source\":\"");
+	for (int i = 0; i < 120; i++)
+		n += (size_t)snprintf(line + n, cap - n, "\\ud83c\\udf31");
+	n += (size_t)snprintf(line + n, cap - n, "\",\"characters\":[");
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(line + n, cap - n, "%s{\"character_code\":\"c%d\"}", i ? "," : "", i);
+	n += (size_t)snprintf(line + n, cap - n, "]}");
+	const rs_obs *ev = good_n(line, n, 2000);
+	ck_assert_uint_eq(ev[1999].source.n, 480);
+	ck_assert_int_eq(memcmp(ev[1999].source.p, "\xf0\x9f\x8c\xb1", 4), 0);
+	free(line);
+}
+END_TEST
+
 START_TEST(deep_nesting_is_bounded)
 {
 	char *open = repeat("[", 1000), *close = repeat("]", 1000);
@@ -345,6 +379,8 @@ Suite *event_suite(void)
 	tcase_add_test(tc, text_that_postgres_cannot_hold);
 	tcase_add_test(tc, duplicate_keys);
 	tcase_add_test(tc, deep_nesting_is_bounded);
+	tcase_add_test(tc, duplicate_escaped_key_offset);
+	tcase_add_test(tc, batch_defaults_decoded_per_element);
 	tcase_add_test(tc, default_offset);
 	suite_add_tcase(s, tc);
 	return s;

@@ -79,6 +79,32 @@ START_TEST(damaged_values)
 }
 END_TEST
 
+/* found by fuzzing: time deltas that overflow, or leave the range a store
+ * can hold, are damage, not arithmetic */
+START_TEST(times_out_of_range)
+{
+	rs_record r, back;
+	uint8_t buf[256];
+
+	memset(&r, 0, sizeof r);
+	r.acquired_min = r.t_max = 0;
+	size_t n = rs_record_encode(&r, buf);
+	ck_assert_int_eq(rs_record_decode(&back, buf, n), 0);
+	/* t_max - acquired_min as zigzag varint: huge */
+	uint8_t bad[32];
+	memcpy(bad, buf, n);
+	size_t at = n - 1; /* the last byte is the delta 0 */
+	uint8_t huge[10] = { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	memcpy(bad + at, huge, sizeof huge);
+	ck_assert_int_eq(rs_record_decode(&back, bad, at + sizeof huge), RS_ECORRUPT);
+	/* acquired_min itself out of range */
+	memcpy(bad, buf, n);
+	for (int i = 5; i < 13; i++)
+		bad[i] = 0x7f;
+	ck_assert_int_eq(rs_record_decode(&back, bad, n), RS_ECORRUPT);
+}
+END_TEST
+
 START_TEST(small_records)
 {
 	rs_record r;
@@ -120,6 +146,7 @@ Suite *record_suite(void)
 	tcase_add_test(tc, encode_decode_round_trip);
 	tcase_add_test(tc, damaged_values);
 	tcase_add_test(tc, small_records);
+	tcase_add_test(tc, times_out_of_range);
 	tcase_add_test(tc, key_order_is_export_order);
 	suite_add_tcase(s, tc);
 	return s;

@@ -7,7 +7,7 @@ P1="$D/logs/rewards-2025-12-part1.jsonl"
 P2="$D/logs/rewards-2025-12-part2.jsonl"
 U1=8b8ec006-2d95-45aa-bdef-e08201f1bb82
 
-run() { "$RS" "$@"; }
+run() { rs "$@"; }
 export_of() { run --db "$1" export > "$2"; }
 obs_of() { run --db "$1" stats --json | sed -n 's/.*"observations": \([0-9]*\).*/\1/p'; }
 
@@ -101,6 +101,24 @@ assert_same_file "good lines all imported" "$D/expected-export.csv" "$T/b.csv"
 run --db "$T/b" stats > "$T/b.stats"
 assert_grep "stats counts rejects" '^rejected lines +3$' "$T/b.stats"
 
+# --- a line far longer than any event (100 MB): rejected, copied verbatim
+# in pieces, the lines around it kept, and memory bounded by the line
+# buffer, not the line
+{
+	head -n 1 "$P1"
+	printf '{"user_id":"%s","character_dialog":"' "$U1"
+	head -c 100000000 /dev/zero | tr '\0' 'x'
+	printf '"}\n'
+	sed -n 2p "$P1"
+} > "$T/long.jsonl"
+run --db "$T/long" import --rejects "$T/long-rejects.txt" "$T/long.jsonl" 2> "$T/long.err"
+assert_status "overlong line" 3 $?
+assert_grep "overlong line reported" "^$T/long.jsonl:2: line longer than [0-9]+ bytes$" "$T/long.err"
+assert_eq "lines around it kept" 2 "$(obs_of "$T/long")"
+sed -n 2p "$T/long.jsonl" > "$T/long-want.txt"
+assert_same_file "overlong line copied verbatim" "$T/long-want.txt" "$T/long-rejects.txt"
+rm -f "$T/long.jsonl" "$T/long-want.txt" "$T/long-rejects.txt"
+
 # --- strict: stop at the first bad line, keep what came before, resume there
 run --db "$T/s" import --strict "$T/bad.jsonl" 2> "$T/s.err"
 assert_status "strict stops" 1 $?
@@ -112,9 +130,9 @@ assert_status "strict after the fix" 0 $?
 assert_eq "resumed at the fixed line" 7 "$(obs_of "$T/s")"
 
 # --- where the store is: --db before or after, $REWARDSTORE_DB, ./rewardstore.db
-(cd "$T" && "$RS" import "$P1" 2>/dev/null && test -f rewardstore.db/data.mdb)
+(cd "$T" && rs import "$P1" 2>/dev/null && test -f rewardstore.db/data.mdb)
 assert_status "default store path" 0 $?
-REWARDSTORE_DB="$T/env" "$RS" import "$P1" 2>/dev/null
+(REWARDSTORE_DB="$T/env"; export REWARDSTORE_DB; rs import "$P1" 2>/dev/null)
 assert_status "REWARDSTORE_DB" 0 $?
 test -f "$T/env/data.mdb"
 assert_status "REWARDSTORE_DB created the store" 0 $?

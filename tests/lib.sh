@@ -5,6 +5,10 @@ set -u
 : "${RS:?RS must name the rewardstore program}"
 : "${top_srcdir:?top_srcdir must be set}"
 
+# rs ARGS...: the program, under $RS_WRAP when set (make check-valgrind sets
+# it to valgrind, which then turns memory errors and leaks into exit 99)
+rs() { ${RS_WRAP:-} "$RS" "$@"; }
+
 passed=0
 failed=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/rs-test.XXXXXX")

@@ -10,18 +10,23 @@ typedef struct reject_ctx {
 	FILE *rejects;
 	const char *rejects_path;
 	int write_failed;
+	int in_piece;      /* the next call continues an overlong line */
 } reject_ctx;
 
 /* Every bad line: FILE:LINE: reason on stderr, and the line itself, as it
- * was read, in the rejects file. */
-static void on_reject(void *p, const rs_error *err, const char *line, size_t len)
+ * was read, in the rejects file (an overlong line arrives in pieces). */
+static void on_reject(void *p, const rs_error *err, const char *line, size_t len,
+                      int more)
 {
 	reject_ctx *rc = p;
 
-	fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line,
-	        err->text);
+	if (!rc->in_piece)
+		fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line,
+		        err->text);
+	rc->in_piece = more;
 	if (rc->rejects && !rc->write_failed &&
-	    (fwrite(line, 1, len, rc->rejects) != len || putc('\n', rc->rejects) == EOF))
+	    (fwrite(line, 1, len, rc->rejects) != len ||
+	     (!more && putc('\n', rc->rejects) == EOF)))
 		rc->write_failed = errno ? errno : EIO;
 }
 

@@ -26,9 +26,16 @@ typedef struct rs_import_counts {
 } rs_import_counts;
 
 /* Called for each bad line: err names the source, line and reason; line is
- * the line's bytes as read (without its line ending). */
+ * the line's bytes as read (without its line ending).  A line too long to
+ * hold (RS_MAX_LINE) comes in pieces: more is 1 while pieces follow, and
+ * err is the same for all of them. */
 typedef void (*rs_reject_fn)(void *ctx, const rs_error *err, const char *line,
-                             size_t len);
+                             size_t len, int more);
+
+/* The longest line the importer holds: a longer one is rejected and
+ * streamed to the reject callback, so memory stays bounded by this, not by
+ * the input. */
+#define RS_MAX_LINE ((4u << 20) - 4096)
 
 typedef struct rs_import_opts {
 	int strict;                  /* stop at the first bad line */

@@ -1,0 +1,26 @@
+/* libFuzzer target: timestamps.  Whatever parses lies in range, and its
+ * PostgreSQL form parses back to the same instant. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <rewardstore/error.h>
+#include <rewardstore/timestamp.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int64_t us, back;
+	const char *why;
+	char out[RS_TIME_TEXT_MAX];
+
+	int rc = rs_time_parse((const char *)data, size, size % 3 ? RS_TZ_NONE : -330, &us, &why);
+	if (rc == 0) {
+		if (us < RS_TIME_MIN || us > RS_TIME_MAX)
+			abort();
+		size_t n = rs_time_format(us, out);
+		if (rs_time_parse(out, n, RS_TZ_NONE, &back, &why) || back != us)
+			abort();
+	} else if (rc != RS_EBADLINE || why == NULL) {
+		abort();
+	}
+	return 0;
+}
