@@ -16,6 +16,7 @@ static const char *const messages[] = {
 	[RS_ENOMEM - RS_EBADLINE] = "out of memory",
 	[RS_EIO - RS_EBADLINE] = "input error",
 	[RS_ESTOPPED - RS_EBADLINE] = "stopped at a bad line",
+	[RS_EBADHEADER - RS_EBADLINE] = "a dump's header lacks a required column",
 };
 
 const char *rs_strerror(int code)

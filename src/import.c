@@ -17,6 +17,7 @@
 #include <lmdb.h>
 
 #include <rewardstore/batch.h>
+#include <rewardstore/dump.h>
 #include <rewardstore/event.h>
 #include <rewardstore/import.h>
 
@@ -47,6 +48,8 @@ typedef struct line_reader {
 	uint64_t base;           /* absolute offset of buf[0] */
 	int eof;
 	int overlong;            /* in a line too long to hold */
+	int csv;                 /* a newline inside quotes does not end a record */
+	size_t quotes;           /* quotes in buf[start..scan) */
 } line_reader;
 
 /* One line, or one piece of an overlong line. */
@@ -87,7 +90,17 @@ static int next_line(line_reader *lr, line *l, rs_error *err)
 	memset(l, 0, sizeof *l);
 	for (;;) {
 		char *q = memchr(lr->buf + lr->scan, '\n', lr->end - lr->scan);
+		if (q && lr->csv && !lr->overlong) {
+			lr->quotes += rs_csv_count_quotes(lr->buf + lr->scan,
+			                                  (size_t)(q - lr->buf) - lr->scan);
+			if (lr->quotes % 2) {
+				/* inside quotes: the record goes on past this newline */
+				lr->scan = (size_t)(q - lr->buf) + 1;
+				continue;
+			}
+		}
 		if (q || (lr->eof && lr->start < lr->end)) {
+			lr->quotes = 0;
 			l->p = lr->buf + lr->start;
 			l->len = (size_t)((q ? q : lr->buf + lr->end) - l->p);
 			l->nl = q != NULL;
@@ -98,6 +111,8 @@ static int next_line(line_reader *lr, line *l, rs_error *err)
 			lr->start = lr->scan = q ? (size_t)(q - lr->buf) + 1 : lr->end;
 			return 0;
 		}
+		if (lr->csv && !lr->overlong)
+			lr->quotes += rs_csv_count_quotes(lr->buf + lr->scan, lr->end - lr->scan);
 		lr->scan = lr->end;
 		if (lr->eof) {
 			if (lr->overlong) {
@@ -116,6 +131,7 @@ static int next_line(line_reader *lr, line *l, rs_error *err)
 			l->overlong = 1;
 			l->first = !lr->overlong;
 			lr->overlong = 1;
+			lr->quotes = 0;
 			lr->start = lr->scan = lr->end;
 			return 0;
 		}
@@ -124,17 +140,25 @@ static int next_line(line_reader *lr, line *l, rs_error *err)
 	}
 }
 
-/* Make the first line (or the whole input, if it has no newline) readable
- * without consuming it; *len is 0 for an empty input. */
-static int peek_first_line(line_reader *lr, const char **p, size_t *len,
-                           rs_error *err)
+/* Make the first `lines` lines (or as many as the input has) readable
+ * without consuming them; *len is 0 for an empty input, and does not count
+ * the last newline. */
+static int peek_lines(line_reader *lr, int lines, const char **p, size_t *len,
+                      rs_error *err)
 {
+	size_t from = 0;
+	char *q = NULL;
 	int rc;
-	char *q;
 
-	while ((q = memchr(lr->buf, '\n', lr->end)) == NULL && !lr->eof)
-		if ((rc = fill(lr, err)))
-			return rc;
+	for (int i = 0; i < lines; i++) {
+		while ((q = memchr(lr->buf + from, '\n', lr->end - from)) == NULL && !lr->eof &&
+		       lr->end < lr->cap)
+			if ((rc = fill(lr, err)))
+				return rc;
+		if (q == NULL)
+			break;
+		from = (size_t)(q - lr->buf) + 1;
+	}
 	*p = lr->buf;
 	*len = q ? (size_t)(q - lr->buf) : lr->end;
 	return 0;
@@ -158,6 +182,7 @@ static int skip_to(line_reader *lr, uint64_t to, int *short_input,
 			return rc;
 	}
 	lr->start = lr->scan = (size_t)(to - lr->base);
+	lr->quotes = 0;
 	return 0;
 }
 
@@ -263,12 +288,50 @@ static void applier_stop(applier *ap)
 	pthread_mutex_destroy(&ap->mu);
 }
 
+/* The reader of the input's records: the JSON event reader or the dump
+ * reader. */
+typedef struct parser {
+	rs_input_format format;
+	rs_event_reader *events;
+	rs_dump_reader *dump;
+	int header_pending;    /* a dump whose header has not been read */
+} parser;
+
+static int parser_new(parser *ps, const rs_import_opts *opts)
+{
+	ps->format = opts->format;
+	if (opts->format == RS_IN_LOG)
+		return rs_event_reader_new(&ps->events, opts->default_offset_min);
+	ps->header_pending = opts->format == RS_IN_DUMP_CSV || opts->text_header;
+	return rs_dump_reader_new(&ps->dump, opts->format == RS_IN_DUMP_CSV ? RS_DUMP_CSV
+	                                                                       : RS_DUMP_TEXT,
+	                          opts->text_header);
+}
+
+static void parser_free(parser *ps)
+{
+	rs_event_reader_free(ps->events);
+	rs_dump_reader_free(ps->dump);
+}
+
+static int parse_record(parser *ps, const char *p, size_t n, const rs_obs **ev,
+                        size_t *nev, rs_error *err)
+{
+	if (ps->events)
+		return rs_event_parse(ps->events, p, n, ev, nev, err);
+	int rc = rs_dump_parse(ps->dump, p, n, ev, nev, err);
+	if (rc == 0 && ps->header_pending)
+		ps->header_pending = 0;
+	return rc;
+}
+
 typedef struct importer {
 	rs_store *s;
 	const rs_import_opts *opts;
 	rs_batch *batch;      /* being filled */
 	rs_batch *spare;      /* being applied, or idle */
 	applier ap;
+	parser ps;
 	rs_source src;        /* progress as committed next */
 	rs_source at_start;   /* progress before this run */
 	rs_import_counts *counts;
@@ -350,7 +413,10 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 	int rc, short_input;
 
 	*restart = 0;
-	if ((rc = peek_first_line(&im->lr, &first, &first_len, err)))
+	/* a dump's header line is the same in every dump of the table: its
+	 * first row is what tells dumps apart */
+	int header = im->ps.header_pending;
+	if ((rc = peek_lines(&im->lr, header ? 2 : 1, &first, &first_len, err)))
 		return rc;
 	fingerprint(first, first_len, im->src.fingerprint);
 	snprintf(im->src.name, sizeof im->src.name, "%s", path);
@@ -366,6 +432,16 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 	if (!short_input &&
 	    tail_hash(&im->lr, im->at_start.bytes) == im->at_start.tail_hash) {
 		im->counts->skipped_bytes = im->at_start.bytes;
+		if (header && im->at_start.bytes > 0) {
+			/* the header was read before: read it again for the columns */
+			const rs_obs *ev;
+			const char *nl = memchr(first, '\n', first_len);
+			size_t nev, hlen = nl ? (size_t)(nl - first) : first_len;
+			if (hlen && first[hlen - 1] == '\r')
+				hlen--;
+			if ((rc = parse_record(&im->ps, first, hlen, &ev, &nev, err)))
+				return rc;
+		}
 		/* a newline that ends the open line applied last time is no new line */
 		if ((im->at_start.flags & RS_SOURCE_OPEN_LINE)) {
 			line l;
@@ -389,14 +465,16 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
                   rs_import_counts *counts, rs_error *err)
 {
 	importer im = { .s = s, .opts = opts, .counts = counts };
-	rs_event_reader *reader = NULL;
 	uint64_t lineno;
 	unsigned open_line = 0;
 	int rc;
 
 	memset(counts, 0, sizeof *counts);
-	if ((rc = rs_event_reader_new(&reader, opts->default_offset_min)))
-		return rs_error_set(err, rc, "out of memory");
+	if ((rc = parser_new(&im.ps, opts))) {
+		rs_error_set(err, rc, "out of memory");
+		goto free_batches;
+	}
+	im.lr.csv = opts->format == RS_IN_DUMP_CSV;
 	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
 	if ((rc = rs_batch_new(&im.batch, MAX_BATCH_KEYS, bytes)) ||
 	    (rc = rs_batch_new(&im.spare, MAX_BATCH_KEYS, bytes))) {
@@ -489,6 +567,10 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		len = l.len;
 		nl = l.nl;
 		lineno++;
+		uint64_t first_lineno = lineno;
+		if (im.lr.csv)
+			for (const char *q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++)
+				lineno++; /* newlines inside quoted values */
 		raw_len = len;
 		if (len && p[len - 1] == '\r')
 			len--;
@@ -498,32 +580,47 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 			len -= 3;
 			raw_len -= 3;
 		}
-		counts->lines++;
+		counts->lines += 1 + (lineno - first_lineno);
 		if (is_blank(p, len)) {
 			counts->blank++;
 			continue;
 		}
 		rs_error_clear(&lerr);
-		rc = rs_event_parse(reader, p, len, &ev, &nev, &lerr);
+		int was_header = im.ps.header_pending;
+		rc = parse_record(&im.ps, p, len, &ev, &nev, &lerr);
+		if (rc == RS_EBADHEADER) {
+			*err = lerr;
+			rs_error_locate(err, path, first_lineno, line_off + lerr.offset);
+			goto close_input;
+		}
+		if (rc == 0 && was_header && im.ps.dump &&
+		    *rs_dump_ignored_columns(im.ps.dump) && opts->on_warning) {
+			rs_error w;
+			rs_error_clear(&w);
+			rs_error_set(&w, 0, "ignoring the dump's unknown columns %s",
+			             rs_dump_ignored_columns(im.ps.dump));
+			rs_error_locate(&w, path, first_lineno, line_off);
+			opts->on_warning(opts->ctx, &w);
+		}
 		if (rc == RS_EBADLINE && !nl) {
 			/* a last line without a newline that does not parse is still
 			 * being written: leave it for a later run */
-			counts->lines--;
-			lineno--;
+			counts->lines -= 1 + (lineno - first_lineno);
+			lineno = first_lineno - 1;
 			counts->pending_bytes = raw_len;
 			im.lr.start = im.lr.scan = (size_t)(at - im.lr.base);
 			break;
 		}
 		if (rc == RS_EBADLINE) {
 			counts->rejected++;
-			rs_error_locate(&lerr, path, lineno, line_off + lerr.offset);
+			rs_error_locate(&lerr, path, first_lineno, line_off + lerr.offset);
 			if (opts->on_reject)
 				opts->on_reject(opts->ctx, &lerr, p, raw_len, 0);
 			if (opts->strict) {
 				/* commit what came before: a re-run resumes at this line,
 				 * so the source does not count it yet */
 				counts->rejected--;
-				rc = commit(&im, at, lineno - 1, 0, 1, err);
+				rc = commit(&im, at, first_lineno - 1, 0, 1, err);
 				counts->rejected++;
 				if (rc)
 					goto close_input;
@@ -534,7 +631,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 			continue;
 		}
 		if (rc) {
-			rs_error_locate(err, path, lineno, line_off);
+			rs_error_locate(err, path, first_lineno, line_off);
 			rs_error_set(err, rc, "%s", lerr.text);
 			goto close_input;
 		}
@@ -564,6 +661,6 @@ stop_applier:
 free_batches:
 	rs_batch_free(im.batch);
 	rs_batch_free(im.spare);
-	rs_event_reader_free(reader);
+	parser_free(&im.ps);
 	return rc;
 }

@@ -236,3 +236,12 @@ size_t rs_time_format(int64_t us, char out[RS_TIME_TEXT_MAX])
 	*p++ = '0';
 	return (size_t)(p - out);
 }
+
+size_t rs_time_format_rfc3339(int64_t us, char out[RS_TIME_TEXT_MAX])
+{
+	/* the same fields: "YYYY-MM-DD HH:MM:SS[.f]+00" becomes "...T...Z" */
+	size_t n = rs_time_format(us, out);
+	out[10] = 'T';
+	out[n - 3] = 'Z';
+	return n - 2;
+}

@@ -109,24 +109,24 @@ START_TEST(rows_from_records)
 	rec.cid_newest = (rs_idfield){ 2, { 0xa6 }, 1 };
 	rec.cid_oldest = (rs_idfield){ 1, { 0xc7 }, 1 };
 	rec.name = (rs_field){ 2, { "패피", 6 } };
-	ck_assert_int_eq(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST), 0);
+	ck_assert_int_eq(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST, NULL, NULL), 0);
 	ck_assert_uint_eq(row.character_id[0], 0xa6);
 	ck_assert_int_eq(memcmp(row.status.p, "owned", 5), 0);
 	char id[37] = { 0 };
 	rs_uuid_format(row.id, id);
 	ck_assert_str_eq(id, "72d4d39b-77d4-5a90-9d5f-1265a34f5d62");
-	ck_assert_int_eq(rs_row_from_record(&row, key, key_len, &rec, RS_CID_OLDEST), 0);
+	ck_assert_int_eq(rs_row_from_record(&row, key, key_len, &rec, RS_CID_OLDEST, NULL, NULL), 0);
 	ck_assert_uint_eq(row.character_id[0], 0xc7);
 	/* a dump row's id wins over the generated one */
 	rec.id = (rs_idfield){ 1, { 0x42 }, 1 };
-	ck_assert_int_eq(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST), 0);
+	ck_assert_int_eq(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST, NULL, NULL), 0);
 	ck_assert_uint_eq(row.id[0], 0x42);
 	/* NOT NULL columns without a value hold the row back */
 	rec.name.v.n = 0;
-	ck_assert_int_ne(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST), 0);
+	ck_assert_int_ne(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST, NULL, NULL), 0);
 	rec.name.v.n = 6;
 	rec.cid_newest.has = rec.cid_oldest.has = 0;
-	ck_assert_int_ne(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST), 0);
+	ck_assert_int_ne(rs_row_from_record(&row, key, key_len, &rec, RS_CID_NEWEST, NULL, NULL), 0);
 }
 END_TEST
 

@@ -160,6 +160,95 @@ assert_status "held-back rows" 3 $?
 assert_grep "held back message" "1 rows held back" "$T/h.err"
 assert_eq "only the header" 1 "$(wc -l < "$T/h.csv" | tr -d ' ')"
 
+# --- dumps and the catalog: the seed incident, healed
+DUMP="$D/dump-user_characters.csv"
+CAT="$D/catalog.csv"
+run --db "$T/full" import "$P1" "$P2" 2>/dev/null
+run --db "$T/full" import-dump "$DUMP" 2> "$T/full.err"
+assert_status "import-dump" 0 $?
+assert_grep "a multi-line CSV dump counts its lines" "dump-user_characters.csv +7 +4 +0" "$T/full.err"
+run --db "$T/full" catalog "$CAT" 2> "$T/cat.err"
+assert_status "catalog" 0 $?
+assert_grep "catalog says what it loaded" "catalog: 5 codes loaded" "$T/cat.err"
+export_of "$T/full" "$T/full.csv"
+assert_same_file "logs + dump + catalog" "$D/expected-export-with-dump-and-catalog.csv" "$T/full.csv"
+# the same inputs the other way round
+run --db "$T/full2" catalog "$CAT" 2>/dev/null
+run --db "$T/full2" import-dump "$DUMP" 2>/dev/null
+run --db "$T/full2" import "$P2" "$P1" 2>/dev/null
+export_of "$T/full2" "$T/full2.csv"
+assert_same_file "any order" "$D/expected-export-with-dump-and-catalog.csv" "$T/full2.csv"
+run --db "$T/full" import-dump "$DUMP" 2> "$T/again.err"
+assert_grep "a dump imported twice applies nothing" "already imported" "$T/again.err"
+
+# verify: the seed's analysis
+run --db "$T/full" verify > "$T/verify.out"
+assert_status "verify finds the seed's problems" 3 $?
+assert_grep "several ids" "^keys whose observations carried several character_ids: 2$" "$T/verify.out"
+assert_grep "stale ids" "a68c313e-3fd3-41b6-ae90-72640c6f0aba" "$T/verify.out"
+assert_grep "duplicate dump rows" "^duplicate dump rows: 2$" "$T/verify.out"
+run --db "$T/full" verify --json > "$T/verify.json"
+assert_status "verify --json" 3 $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["several_ids"]["count"] == 2 and d["duplicate_dump_row_count"] == 2' "$T/verify.json"
+assert_status "verify --json is JSON with the counts" 0 $?
+echo '{"user_id":"'$U1'","character_code":"char-paepy","character_name":"패피","acquired_at":"2025-01-01T00:00:00Z"}' > "$T/clean.jsonl"
+run --db "$T/clean" import "$T/clean.jsonl" 2>/dev/null
+run --db "$T/clean" catalog "$CAT" 2>/dev/null
+run --db "$T/clean" verify > /dev/null
+assert_status "verify on a clean store" 0 $?
+
+# the catalog policy: default with a catalog, and the fallback warning
+echo '{"user_id":"'$U1'","character_code":"char-unknown","character_id":"c7df88f5-66af-4d75-bcd4-1825a5692738","character_name":"X","acquired_at":"2025-01-01T00:00:00Z"}' > "$T/unk.jsonl"
+run --db "$T/clean" import "$T/unk.jsonl" 2>/dev/null
+run --db "$T/clean" export > "$T/clean.csv" 2> "$T/clean.err"
+assert_grep "catalog heals the missing id" ",$U1,c7df88f5-66af-4d75-bcd4-1825a5692738,char-paepy,패피," "$T/clean.csv"
+assert_grep "fallback warning" "1 rows of codes the catalog lacks took their newest character_id" "$T/clean.err"
+
+# get: the API's items
+run --db "$T/full" get "$U1" > "$T/get.json"
+assert_status "get" 0 $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [i["code"] for i in d] == ["char-paepy", "char-petty"] and d[0]["id"] == "c7df88f5-66af-4d75-bcd4-1825a5692738" and d[0]["acquired_at"] == "2025-12-02T23:20:20.199493Z"' "$T/get.json"
+assert_status "get prints the user's items" 0 $?
+run --db "$T/full" get "$U1" char-petty > "$T/get1.json"
+assert_eq "get USER CODE: one item" 1 "$(grep -c '"code":"char-petty"' "$T/get1.json")"
+
+# other formats
+run --db "$T/full" export --format jsonl > "$T/full.jsonl"
+assert_eq "jsonl: a line per row" 7 "$(wc -l < "$T/full.jsonl" | tr -d ' ')"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/full.jsonl"
+assert_status "jsonl lines are JSON" 0 $?
+run --db "$T/full" export --format text > "$T/full.txt"
+assert_eq "text: a line per row" 7 "$(wc -l < "$T/full.txt" | tr -d ' ')"
+grep -qF '안녕! 나는 "패피"야.\n페트병' "$T/full.txt"
+assert_status "text escapes newlines" 0 $?
+# a text dump, with and without a header, reads back the same rows
+run --db "$T/txt" import-dump --format text "$T/full.txt" 2>/dev/null
+assert_status "import-dump --format text" 0 $?
+export_of "$T/txt" "$T/txt.csv"
+assert_same_file "text dump round trip" "$T/full.csv" "$T/txt.csv"
+{ printf 'id\tuser_id\tcharacter_id\tcharacter_code\tcharacter_name\tcharacter_type\tcharacter_dialog\tsource\tstatus\tacquired_at\tupdated_at\n'; cat "$T/full.txt"; } > "$T/full-h.txt"
+run --db "$T/txth" import-dump --format text --header "$T/full-h.txt" 2>/dev/null
+export_of "$T/txth" "$T/txth.csv"
+assert_same_file "text dump with a header" "$T/full.csv" "$T/txth.csv"
+
+# dumps that are wrong
+printf 'id,character_code,acquired_at\n' > "$T/nouser.csv"
+run --db "$T/bd" import-dump "$T/nouser.csv" 2> "$T/bd.err"
+assert_status "a header without user_id" 1 $?
+assert_grep "the header's problem" "nouser.csv:1: the dump's header lacks the column \"user_id\"" "$T/bd.err"
+{ printf 'user_id,character_code,acquired_at,extra\n'; printf '%s,"multi\nline",2025-01-01 00:00:00+00,x\n' "$U1"; printf '%s,c,2025-02-30 00:00:00+00,x\n' "$U1"; printf '%s,"unbalanced,2025-01-01 00:00:00+00,x\n' "$U1"; } > "$T/bad-dump.csv"
+run --db "$T/bd" import-dump "$T/bad-dump.csv" 2> "$T/bd2.err"
+assert_status "a dump with bad rows" 3 $?
+assert_grep "unknown columns warned" 'bad-dump.csv:1: warning: ignoring the dump.s unknown columns "extra"' "$T/bd2.err"
+assert_grep "a bad row after a multi-line one names its line" "bad-dump.csv:4: \"acquired_at\": impossible date" "$T/bd2.err"
+# an open quote runs to the end of the file: a record still being written
+assert_grep "an unbalanced last record is left pending" "bad-dump.csv.: the last line .* does not parse yet" "$T/bd2.err"
+printf 'id,code,name\nnot-a-uuid,c,n\nc7df88f5-66af-4d75-bcd4-1825a5692738,char-a,A\nc7df88f5-66af-4d75-bcd4-1825a5692739,char-a,B\n' > "$T/badcat.csv"
+run --db "$T/bd" catalog "$T/badcat.csv" 2> "$T/badcat.err"
+assert_status "a catalog with bad rows" 3 $?
+assert_grep "bad catalog id" 'badcat.csv:2: "id" is not a UUID' "$T/badcat.err"
+assert_grep "a code listed twice" "badcat.csv:4: the code is listed twice" "$T/badcat.err"
+
 # --- usage and errors
 run --help > "$T/help.out"
 assert_status "--help" 0 $?

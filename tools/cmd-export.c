@@ -17,6 +17,10 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		{ NULL, 0, NULL, 0 }
 	};
 	rs_cid_policy policy = RS_CID_NEWEST;
+	int policy_given = 0;
+	rs_format format = RS_FORMAT_CSV;
+	rs_catalog *catalog = NULL;
+	uint64_t fell_back = 0;
 	const char *out_path = NULL;
 	char *tmp_path = NULL;
 	uint8_t user[RS_UUID_LEN];
@@ -37,9 +41,16 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			continue;
 		switch (c) {
 		case 'F':
-			if (strcmp(optarg, "csv") != 0)
-				return rs_cmd_usage_error(cmd, "'%s' is not a format this build writes (csv)",
-				                          optarg);
+			if (strcmp(optarg, "csv") == 0)
+				format = RS_FORMAT_CSV;
+			else if (strcmp(optarg, "text") == 0)
+				format = RS_FORMAT_TEXT;
+			else if (strcmp(optarg, "jsonl") == 0)
+				format = RS_FORMAT_JSONL;
+			else if (strcmp(optarg, "sql") == 0)
+				format = RS_FORMAT_SQL;
+			else
+				return rs_cmd_usage_error(cmd, "'%s' is not csv, text, jsonl or sql", optarg);
 			break;
 		case 'c':
 			if (strcmp(optarg, "newest") == 0)
@@ -50,6 +61,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 				policy = RS_CID_CATALOG;
 			else
 				return rs_cmd_usage_error(cmd, "'%s' is not catalog, newest or oldest", optarg);
+			policy_given = 1;
 			break;
 		case 'u':
 			if (rs_uuid_parse(optarg, strlen(optarg), user))
@@ -65,6 +77,11 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		return rs_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if ((status = rs_cmd_open_store(ctx, RS_STORE_RDONLY, &s)))
 		return status;
+	if ((status = rs_cmd_load_catalog(s, &catalog)))
+		goto close_store;
+	/* SPEC section 7: catalog when a catalog is loaded, else newest */
+	if (!policy_given)
+		policy = rs_catalog_size(catalog) ? RS_CID_CATALOG : RS_CID_NEWEST;
 	if (out_path && strcmp(out_path, "-") != 0) {
 		/* write beside the target and rename at the end, so a failed export
 		 * never leaves a partial file under the name asked for */
@@ -83,7 +100,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			goto free_tmp;
 		}
 	}
-	if (rs_writer_new(&w, fp, RS_FORMAT_CSV)) {
+	if (rs_writer_new(&w, fp, format)) {
 		rs_msg_error("out of memory");
 		status = EXIT_ERROR;
 		goto close_out;
@@ -111,10 +128,12 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		}
 		if (by_user && memcmp(key, user, RS_UUID_LEN) != 0)
 			break;
-		if (rs_row_from_record(&row, key, key_len, &r, policy)) {
+		int fb;
+		if (rs_row_from_record(&row, key, key_len, &r, policy, catalog, &fb)) {
 			held_back++;
 			continue;
 		}
+		fell_back += (uint64_t)fb;
 		if (rs_writer_row(w, &row))
 			break;
 		rows++;
@@ -125,6 +144,14 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		status = EXIT_ERROR;
 		goto close_cursor;
 	}
+	if (rs_writer_psql_hazards(w))
+		rs_msg_warning("%llu value(s) hold a line that is only \"\\.\": PostgreSQL reads this "
+		               "CSV right with COPY FROM a server-side file, but psql (\\copy, or COPY "
+		               "FROM STDIN) stops there; use --format text or sql to load it through psql",
+		               (unsigned long long)rs_writer_psql_hazards(w));
+	if (fell_back)
+		rs_msg_warning("%llu rows of codes the catalog lacks took their newest character_id",
+		               (unsigned long long)fell_back);
 	if (held_back) {
 		rs_msg_warning("%llu rows held back: no character_id or character_name for them "
 		               "(NOT NULL in the table); 'rewardstore verify' lists them",
@@ -153,6 +180,7 @@ close_out:
 free_tmp:
 	free(tmp_path);
 close_store:
+	rs_catalog_free(catalog);
 	rs_store_close(s);
 	(void)rows;
 	return status;
@@ -160,11 +188,14 @@ close_store:
 
 const rs_cmd rs_cmd_export = {
 	.name = "export",
-	.usage = "[--format csv] [--character-id catalog|newest|oldest] [--user UUID] [-o FILE]",
+	.usage = "[--format csv|text|jsonl|sql] [--character-id catalog|newest|oldest] [--user UUID] [-o FILE]",
 	.summary = "write one clean row per (user_id, character_code), ordered by key",
 	.options =
-		"  --format csv          PostgreSQL CSV with a header (the default)\n"
-		"  --character-id WHICH  newest (default) or oldest observed character_id\n"
+		"  --format FORMAT       csv: COPY (FORMAT csv, HEADER), the default; text: COPY's\n"
+		"                        text format; jsonl: the API's items with user_id;\n"
+		"                        sql: a psql script merging into the live table\n"
+		"  --character-id WHICH  catalog (the default with a catalog), newest (the\n"
+		"                        default without), or oldest observed character_id\n"
 		"  --user UUID           only this user's rows\n"
 		"  -o, --output FILE     write to FILE (replaced only when the export succeeds)\n",
 	.exec = exec_export,

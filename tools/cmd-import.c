@@ -44,6 +44,115 @@ static void summary_row(const char *name, const rs_import_counts *c, double secs
 	        (unsigned long long)c->rejected, (unsigned long long)c->blank, secs);
 }
 
+static void on_warning(void *p, const rs_error *w)
+{
+	(void)p;
+	if (w->line)
+		fprintf(stderr, "%s:%llu: warning: %s\n", w->source, (unsigned long long)w->line,
+		        w->text);
+	else
+		rs_msg_warning("%s", w->text);
+}
+
+/* Import each input with opts, then print the summary table; shared by
+ * import and import-dump. */
+int rs_cmd_run_import(rs_cmd_ctx *ctx, rs_import_opts *opts, unsigned store_flags,
+                      const char *rejects_path, int ninputs, char **inputs)
+{
+	reject_ctx rctx = { .rejects_path = rejects_path };
+	rs_import_counts total = { 0 };
+	rs_store *s = NULL;
+	int status = EXIT_OK, done = 0;
+	rs_import_counts *counts_of = NULL;
+	double *secs_of = NULL;
+
+	if (rejects_path) {
+		rctx.rejects = fopen(rejects_path, "a");
+		if (rctx.rejects == NULL) {
+			rs_msg_error("cannot open the rejects file '%s': %s", rejects_path,
+			             strerror(errno));
+			return EXIT_ERROR;
+		}
+	}
+	if ((status = rs_cmd_open_store(ctx, store_flags, &s)))
+		goto close_rejects;
+	opts->on_reject = on_reject;
+	opts->on_warning = on_warning;
+	opts->ctx = &rctx;
+	/* tuning knobs for benchmarks; see doc/DESIGN.md */
+	const char *knob = getenv("REWARDSTORE_BATCH_KEYS");
+	if (knob)
+		opts->batch_keys = strtoull(knob, NULL, 10);
+	knob = getenv("REWARDSTORE_BATCH_BYTES");
+	if (knob)
+		opts->batch_bytes = strtoull(knob, NULL, 10);
+
+	counts_of = calloc((size_t)ninputs, sizeof *counts_of);
+	secs_of = calloc((size_t)ninputs, sizeof *secs_of);
+	if (counts_of == NULL || secs_of == NULL) {
+		rs_msg_error("out of memory");
+		status = EXIT_ERROR;
+		goto close_store;
+	}
+	for (int i = 0; i < ninputs; i++, done++) {
+		rs_import_counts counts;
+		rs_error err;
+		double t0 = now();
+		int rc;
+
+		rs_error_clear(&err);
+		rc = rs_import_log(s, inputs[i], opts, &counts, &err);
+		counts_of[done] = counts;
+		secs_of[done] = now() - t0;
+		total.lines += counts.lines;
+		total.events += counts.events;
+		total.rejected += counts.rejected;
+		total.blank += counts.blank;
+		if (counts.already_done)
+			fprintf(stderr, "'%s': already imported, nothing new (--force reads it again)\n",
+			        inputs[i]);
+		if (counts.pending_bytes)
+			rs_msg_warning("'%s': the last line (%llu bytes) has no newline and does not "
+			               "parse yet; left for a later run",
+			               inputs[i], (unsigned long long)counts.pending_bytes);
+		if (rc == RS_ESTOPPED) {
+			rs_msg_error("stopped at the first bad line (--strict): %s:%llu: %s",
+			             err.source, (unsigned long long)err.line, err.text);
+			status = EXIT_ERROR;
+			done++;
+			break;
+		}
+		if (rc) {
+			rs_msg_error_value(&err);
+			status = EXIT_ERROR;
+			done++;
+			break;
+		}
+	}
+	/* the summary ends every import, after the messages about lines */
+	fprintf(stderr, "%-32s %12s %12s %10s %8s %10s\n", "source", "lines", "events",
+	        "rejected", "blank", "time");
+	for (int i = 0; i < done; i++)
+		summary_row(inputs[i], &counts_of[i], secs_of[i]);
+	if (done > 1)
+		summary_row("total", &total, 0);
+	if (status == EXIT_OK && total.rejected)
+		status = EXIT_ATTENTION;
+close_store:
+	free(counts_of);
+	free(secs_of);
+	rs_store_close(s);
+close_rejects:
+	if (rctx.rejects && fclose(rctx.rejects) != 0 && !rctx.write_failed)
+		rctx.write_failed = errno;
+	if (rctx.write_failed) {
+		rs_msg_error("cannot write the rejects file '%s': %s", rejects_path,
+		             strerror(rctx.write_failed));
+		status = EXIT_ERROR;
+	}
+	return status;
+}
+
 static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -55,12 +164,10 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		RS_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
-	rs_import_opts opts = { .default_offset_min = RS_TZ_NONE };
-	reject_ctx rctx = { 0 };
-	rs_import_counts total = { 0 };
+	rs_import_opts opts = { .format = RS_IN_LOG, .default_offset_min = RS_TZ_NONE };
+	const char *rejects = NULL;
 	unsigned store_flags = 0;
-	rs_store *s = NULL;
-	int c, status = EXIT_OK;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		int st = rs_cmd_common_option(cmd, ctx, c);
@@ -70,7 +177,7 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			continue;
 		switch (c) {
 		case 'r':
-			rctx.rejects_path = optarg;
+			rejects = optarg;
 			break;
 		case 's':
 			opts.strict = 1;
@@ -90,90 +197,7 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	}
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no input files given");
-	if (rctx.rejects_path) {
-		rctx.rejects = fopen(rctx.rejects_path, "a");
-		if (rctx.rejects == NULL) {
-			rs_msg_error("cannot open the rejects file '%s': %s", rctx.rejects_path,
-			             strerror(errno));
-			return EXIT_ERROR;
-		}
-	}
-	if ((status = rs_cmd_open_store(ctx, store_flags, &s)))
-		goto close_rejects;
-	opts.on_reject = on_reject;
-	opts.ctx = &rctx;
-	/* tuning knobs for benchmarks; see doc/DESIGN.md */
-	const char *knob = getenv("REWARDSTORE_BATCH_KEYS");
-	if (knob)
-		opts.batch_keys = strtoull(knob, NULL, 10);
-	knob = getenv("REWARDSTORE_BATCH_BYTES");
-	if (knob)
-		opts.batch_bytes = strtoull(knob, NULL, 10);
-
-	int ninputs = argc - optind, done = 0;
-	rs_import_counts *counts_of = calloc((size_t)ninputs, sizeof *counts_of);
-	double *secs_of = calloc((size_t)ninputs, sizeof *secs_of);
-	if (counts_of == NULL || secs_of == NULL) {
-		rs_msg_error("out of memory");
-		status = EXIT_ERROR;
-		goto free_summary;
-	}
-	for (int i = optind; i < argc; i++, done++) {
-		rs_import_counts counts;
-		rs_error err;
-		double t0 = now();
-		int rc;
-
-		rs_error_clear(&err);
-		rc = rs_import_log(s, argv[i], &opts, &counts, &err);
-		counts_of[done] = counts;
-		secs_of[done] = now() - t0;
-		total.lines += counts.lines;
-		total.events += counts.events;
-		total.rejected += counts.rejected;
-		total.blank += counts.blank;
-		if (counts.already_done)
-			fprintf(stderr, "'%s': already imported, nothing new (--force reads it again)\n",
-			        argv[i]);
-		if (counts.pending_bytes)
-			rs_msg_warning("'%s': the last line (%llu bytes) has no newline and does not "
-			               "parse yet; left for a later run",
-			               argv[i], (unsigned long long)counts.pending_bytes);
-		if (rc == RS_ESTOPPED) {
-			rs_msg_error("stopped at the first bad line (--strict): %s:%llu: %s",
-			             err.source, (unsigned long long)err.line, err.text);
-			status = EXIT_ERROR;
-			break;
-		}
-		if (rc) {
-			rs_msg_error_value(&err);
-			status = EXIT_ERROR;
-			done++;
-			break;
-		}
-	}
-	/* the summary ends every import, after the messages about lines */
-	fprintf(stderr, "%-32s %12s %12s %10s %8s %10s\n", "source", "lines", "events",
-	        "rejected", "blank", "time");
-	for (int i = 0; i < done; i++)
-		summary_row(argv[optind + i], &counts_of[i], secs_of[i]);
-	if (done > 1)
-		summary_row("total", &total, 0);
-free_summary:
-	free(counts_of);
-	free(secs_of);
-	if (status == EXIT_OK && total.rejected)
-		status = EXIT_ATTENTION;
-	rs_store_close(s);
-close_rejects:
-	if (rctx.rejects && fclose(rctx.rejects) != 0 && !rctx.write_failed)
-		rctx.write_failed = errno;
-	if (rctx.write_failed) {
-		rs_msg_error("cannot write the rejects file '%s': %s", rctx.rejects_path,
-		             strerror(rctx.write_failed));
-		status = EXIT_ERROR;
-	}
-	return status;
+	return rs_cmd_run_import(ctx, &opts, store_flags, rejects, argc - optind, argv + optind);
 }
 
 const rs_cmd rs_cmd_import = {

@@ -57,7 +57,19 @@ void rs_msg_error_value(const rs_error *err);
 /* Open the store named by ctx, reporting failure. */
 int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 
+/* import and import-dump: run the inputs, print the summary table */
+int rs_cmd_run_import(rs_cmd_ctx *ctx, rs_import_opts *opts, unsigned store_flags,
+                      const char *rejects_path, int ninputs, char **inputs);
+
+/* The catalog-aware id policy: the option's, else catalog when a catalog
+ * is loaded, else newest (SPEC section 7). */
+int rs_cmd_load_catalog(rs_store *s, rs_catalog **out);
+
 extern const rs_cmd rs_cmd_import;
+extern const rs_cmd rs_cmd_import_dump;
+extern const rs_cmd rs_cmd_catalog;
+extern const rs_cmd rs_cmd_verify;
+extern const rs_cmd rs_cmd_get;
 extern const rs_cmd rs_cmd_export;
 extern const rs_cmd rs_cmd_stats;
 

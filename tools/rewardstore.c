@@ -8,8 +8,12 @@
 
 static const rs_cmd *const commands[] = {
 	&rs_cmd_import,
+	&rs_cmd_import_dump,
+	&rs_cmd_catalog,
 	&rs_cmd_export,
+	&rs_cmd_get,
 	&rs_cmd_stats,
+	&rs_cmd_verify,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -85,6 +89,17 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
 	rs_error_clear(&err);
 	if (rs_store_open(out, ctx->db, flags, &err)) {
 		rs_msg_error("%s", err.text);
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+int rs_cmd_load_catalog(rs_store *s, rs_catalog **out)
+{
+	rs_error err;
+	rs_error_clear(&err);
+	if (rs_store_catalog_get(s, out, &err)) {
+		rs_msg_error_value(&err);
 		return EXIT_ERROR;
 	}
 	return EXIT_OK;

@@ -25,6 +25,7 @@ enum {
 	RS_ENOMEM,            /* an allocation failed */
 	RS_EIO,               /* reading or decompressing an input failed */
 	RS_ESTOPPED,          /* strict mode stopped at a bad line */
+	RS_EBADHEADER,        /* a dump's header lacks a required column */
 	RS_ELAST
 };
 

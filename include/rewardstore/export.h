@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <rewardstore/catalog.h>
 #include <rewardstore/error.h>
 #include <rewardstore/record.h>
 
@@ -30,25 +31,37 @@ typedef enum rs_cid_policy {
 	RS_CID_CATALOG
 } rs_cid_policy;
 
-/* Build the row of a record.  Returns 0, or RS_EBADLINE when a NOT NULL
- * column (character_id, character_name) has no value: such a row is held
- * back from the export. */
+/* Build the row of a record.  With a catalog that knows the code, the
+ * name is the catalog's, and under RS_CID_CATALOG the id too; a code the
+ * catalog lacks falls back to the newest id and sets *fell_back.  Returns 0,
+ * or RS_EBADLINE when a NOT NULL column (character_id, character_name) has
+ * no value: such a row is held back from the export. */
 int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
-                       const rs_record *r, rs_cid_policy policy);
+                       const rs_record *r, rs_cid_policy policy,
+                       const rs_catalog *catalog, int *fell_back);
 
 typedef enum rs_format {
-	RS_FORMAT_CSV
+	RS_FORMAT_CSV,    /* COPY ... (FORMAT csv, HEADER) */
+	RS_FORMAT_TEXT,   /* COPY ... (text: tab separated, \N for NULL) */
+	RS_FORMAT_JSONL,  /* one API item per line, with the user_id */
+	RS_FORMAT_SQL,    /* a psql script that merges into the table */
+	RS_FORMAT_JSON_ITEMS /* a JSON array of the API's items (get) */
 } rs_format;
 
 /* A buffered writer on a stdio stream. */
 typedef struct rs_writer rs_writer;
 int rs_writer_new(rs_writer **out, FILE *fp, rs_format format);
-/* Writes the header (CSV). */
+/* Writes what comes before the rows (a CSV header, the SQL preamble). */
 int rs_writer_begin(rs_writer *w);
 int rs_writer_row(rs_writer *w, const rs_row *row);
-/* Flush; returns 0 or the errno of a failed write. */
+/* Write what comes after the rows and flush; returns 0 or an errno. */
 int rs_writer_end(rs_writer *w);
 void rs_writer_free(rs_writer *w);
+
+/* CSV values written that hold a line that is exactly "\." inside quotes.
+ * PostgreSQL's server reads them right, but psql (\copy, and COPY FROM
+ * STDIN through psql) takes that line for the end of the data. */
+uint64_t rs_writer_psql_hazards(const rs_writer *w);
 
 /* The CSV header line, without its newline. */
 extern const char rs_csv_header[];

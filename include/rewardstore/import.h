@@ -37,17 +37,30 @@ typedef void (*rs_reject_fn)(void *ctx, const rs_error *err, const char *line,
  * the input. */
 #define RS_MAX_LINE ((4u << 20) - 4096)
 
+/* Called with a warning about an input (an ignored dump column, ...). */
+typedef void (*rs_warn_fn)(void *ctx, const rs_error *warning);
+
+typedef enum rs_input_format {
+	RS_IN_LOG,        /* JSON Lines reward log */
+	RS_IN_DUMP_CSV,   /* COPY ... (FORMAT csv, HEADER) */
+	RS_IN_DUMP_TEXT   /* COPY ... text format */
+} rs_input_format;
+
 typedef struct rs_import_opts {
+	rs_input_format format;
+	int text_header;             /* a text dump's first line names columns */
 	int strict;                  /* stop at the first bad line */
 	int force;                   /* re-read inputs already applied */
 	int32_t default_offset_min;  /* RS_TZ_NONE or --default-tz */
 	size_t batch_keys;           /* 0: the default */
 	size_t batch_bytes;          /* 0: the default */
 	rs_reject_fn on_reject;
+	rs_warn_fn on_warning;
 	void *ctx;
 } rs_import_opts;
 
-/* Import one reward log (plain, gzip or zstd; "-" is standard input).
+/* Import one reward log or dump (plain, gzip or zstd; "-" is standard
+ * input), as opts->format says.
  * Returns 0 when the input was read to its end (bad lines are counted, not
  * errors), RS_ESTOPPED when strict mode stopped at a bad line (what came
  * before it is committed), or another status for an error that stopped the

@@ -4,6 +4,8 @@
 #define REWARDSTORE_H
 
 #include <rewardstore/batch.h>
+#include <rewardstore/catalog.h>
+#include <rewardstore/dump.h>
 #include <rewardstore/error.h>
 #include <rewardstore/event.h>
 #include <rewardstore/export.h>

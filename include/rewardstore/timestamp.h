@@ -30,6 +30,10 @@ int rs_time_parse_offset(const char *s, int32_t *minutes);
  * zeros trimmed.  Returns the length written (no NUL). */
 size_t rs_time_format(int64_t us, char out[RS_TIME_TEXT_MAX]);
 
+/* Write RFC 3339 in UTC, "2025-12-24T12:10:19.825556Z", for JSON.
+ * Returns the length written (no NUL). */
+size_t rs_time_format_rfc3339(int64_t us, char out[RS_TIME_TEXT_MAX]);
+
 /* The range a timestamp must fall in, in UTC: years 0001 to 9999. */
 #define RS_TIME_MIN (-62135596800000000LL)
 #define RS_TIME_MAX (253402300799999999LL)
