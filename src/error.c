@@ -17,6 +17,7 @@ static const char *const messages[] = {
 	[RS_EIO - RS_EBADLINE] = "input error",
 	[RS_ESTOPPED - RS_EBADLINE] = "stopped at a bad line",
 	[RS_EBADHEADER - RS_EBADLINE] = "a dump's header lacks a required column",
+	[RS_ECONFLICT - RS_EBADLINE] = "another import is applying the same input",
 };
 
 const char *rs_strerror(int code)

@@ -195,9 +195,21 @@ static uint64_t tail_hash(const line_reader *lr, uint64_t at)
 	return rs_hash64(lr->buf + i - k, k, 0x7461696cULL);
 }
 
-static void fingerprint(const char *p, size_t n, uint8_t fp[16])
+uint32_t rs_shard_of(const uint8_t user[16], uint32_t n)
 {
-	uint64_t a = rs_hash64(p, n, 0x66703161ULL), b = rs_hash64(p, n, 0x66703262ULL);
+	uint64_t h = 14695981039346656037ULL;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ user[i]) * 1099511628211ULL;
+	return n > 1 ? (uint32_t)(h % n) : 0;
+}
+
+/* The source's identity: its first line, and the shard it is read with
+ * (SPEC section 5): each shard of one input has progress of its own. */
+static void fingerprint(const char *p, size_t n, uint32_t shard_k, uint32_t shard_n,
+                        uint8_t fp[16])
+{
+	uint64_t seed = shard_n > 1 ? ((uint64_t)shard_n << 32 | shard_k) * 0x9e3779b97f4a7c15ULL : 0;
+	uint64_t a = rs_hash64(p, n, 0x66703161ULL ^ seed), b = rs_hash64(p, n, 0x66703262ULL ^ seed);
 	memcpy(fp, &a, 8);
 	memcpy(fp + 8, &b, 8);
 }
@@ -334,6 +346,7 @@ typedef struct importer {
 	parser ps;
 	rs_source src;        /* progress as committed next */
 	rs_source at_start;   /* progress before this run */
+	uint64_t stored_bytes; /* the progress in the store, as far as we know */
 	rs_import_counts *counts;
 	line_reader lr;
 } importer;
@@ -370,6 +383,10 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	im->src.tail_hash = tail_hash(&im->lr, at);
 	im->src.events = im->at_start.events + im->counts->events;
 	im->src.rejected = im->at_start.rejected + im->counts->rejected;
+	/* what the store says now: what this import read at its start, or
+	 * wrote at its last commit (commits are applied in order) */
+	im->src.expect_bytes = im->stored_bytes;
+	im->stored_bytes = at;
 
 	pthread_mutex_lock(&ap->mu);
 	while (ap->job)
@@ -418,9 +435,10 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 	int header = im->ps.header_pending;
 	if ((rc = peek_lines(&im->lr, header ? 2 : 1, &first, &first_len, err)))
 		return rc;
-	fingerprint(first, first_len, im->src.fingerprint);
+	fingerprint(first, first_len, im->opts->shard_k, im->opts->shard_n, im->src.fingerprint);
 	snprintf(im->src.name, sizeof im->src.name, "%s", path);
 	rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
+	im->stored_bytes = rc == 0 ? im->at_start.bytes : 0;
 	if (rc == MDB_NOTFOUND || im->opts->force || first_len == 0) {
 		memset(&im->at_start, 0, sizeof im->at_start);
 		return 0;
@@ -635,12 +653,18 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 			rs_error_set(err, rc, "%s", lerr.text);
 			goto close_input;
 		}
-		for (size_t i = 0; i < nev; i++)
+		size_t kept = 0;
+		for (size_t i = 0; i < nev; i++) {
+			if (opts->shard_n > 1 && rs_shard_of(ev[i].user_id, opts->shard_n) != opts->shard_k)
+				continue;
 			if ((rc = rs_batch_add_obs(im.batch, &ev[i]))) {
 				rs_error_set(err, rc, "out of memory");
 				goto close_input;
 			}
-		counts->events += nev;
+			kept++;
+		}
+		counts->events += kept;
+		counts->other_shards += nev - kept;
 		open_line = nl ? 0 : RS_SOURCE_OPEN_LINE;
 	}
 	counts->bytes = im.lr.base + im.lr.start - read_from;

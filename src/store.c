@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <lmdb.h>
+#include <uuid/uuid.h>
 
 #include <rewardstore/catalog.h>
 #include <rewardstore/store.h>
@@ -23,7 +25,8 @@
 
 struct rs_store {
 	MDB_env *env;
-	MDB_dbi records, meta, sources, catalog, catalog_ids;
+	MDB_dbi records, meta, sources, catalog, catalog_ids, history, merged;
+	uint8_t id[16];           /* this store's id, made when it was created */
 	unsigned flags;
 	char path[RS_ERROR_SOURCE_LEN];
 	uint8_t *scratch;
@@ -155,8 +158,24 @@ static int open_dbs(rs_store *s, rs_error *err)
 	if ((rc = mdb_dbi_open(txn, "records", create, &s->records)) ||
 	    (rc = mdb_dbi_open(txn, "sources", create, &s->sources)) ||
 	    (rc = mdb_dbi_open(txn, "catalog", create, &s->catalog)) ||
-	    (rc = mdb_dbi_open(txn, "catalog_ids", create, &s->catalog_ids)))
+	    (rc = mdb_dbi_open(txn, "catalog_ids", create, &s->catalog_ids)) ||
+	    (rc = mdb_dbi_open(txn, "history", create, &s->history)) ||
+	    (rc = mdb_dbi_open(txn, "merged", create, &s->merged)))
 		goto fail;
+	/* the store's id: merges remember the stores they folded in by it */
+	MDB_val ik = { 8, (void *)"store_id" }, iv;
+	rc = mdb_get(txn, s->meta, &ik, &iv);
+	if (rc == MDB_NOTFOUND && !rdonly) {
+		uuid_generate(s->id);
+		iv.mv_size = 16;
+		iv.mv_data = s->id;
+		if ((rc = mdb_put(txn, s->meta, &ik, &iv, 0)))
+			goto fail;
+	} else if (rc == 0 && iv.mv_size == 16) {
+		memcpy(s->id, iv.mv_data, 16);
+	} else if (rc && rc != MDB_NOTFOUND) {
+		goto fail;
+	}
 	if ((rc = mdb_txn_commit(txn)))
 		return fail(err, s->path, rc, "cannot commit");
 	return 0;
@@ -167,8 +186,37 @@ abort:
 	return rc;
 }
 
+/* A data file shorter than the pages its meta page counts would be a
+ * SIGBUS when LMDB reads past its end, not an error: check first. */
+static int check_size(rs_store *s, rs_error *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	char data[RS_ERROR_SOURCE_LEN + 16];
+
+	snprintf(data, sizeof data, "%s/data.mdb", s->path);
+	if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st) || stat(data, &fst))
+		return 0; /* nothing to compare: LMDB will say */
+	if ((uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+		rs_error_set(err, RS_ECORRUPT,
+		             "store '%s' is damaged: data.mdb has %llu bytes, its pages need %llu",
+		             s->path, (unsigned long long)fst.st_size,
+		             (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+		rs_error_locate(err, s->path, 0, 0);
+		return RS_ECORRUPT;
+	}
+	return 0;
+}
+
 int rs_store_open(rs_store **out, const char *path, unsigned flags,
                   rs_error *err)
+{
+	return rs_store_open_sized(out, path, flags, 0, err);
+}
+
+int rs_store_open_sized(rs_store **out, const char *path, unsigned flags,
+                        uint64_t map_size, rs_error *err)
 {
 	rs_store *s;
 	unsigned mflags = MDB_NORDAHEAD;
@@ -191,7 +239,7 @@ int rs_store_open(rs_store **out, const char *path, unsigned flags,
 		goto free_store;
 	}
 	if ((rc = mdb_env_set_maxdbs(s->env, 8)) ||
-	    (rc = mdb_env_set_mapsize(s->env, DEFAULT_MAP_SIZE))) {
+	    (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : DEFAULT_MAP_SIZE))) {
 		fail(err, path, rc, "cannot configure LMDB");
 		goto close_env;
 	}
@@ -205,7 +253,7 @@ int rs_store_open(rs_store **out, const char *path, unsigned flags,
 		}
 		goto close_env;
 	}
-	if ((rc = open_dbs(s, err)))
+	if ((rc = check_size(s, err)) || (rc = open_dbs(s, err)))
 		goto close_env;
 	*out = s;
 	return 0;
@@ -410,8 +458,30 @@ close:
 	return rc;
 }
 
-int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
-                   size_t nsrc, rs_error *err)
+/* A commit that failed left the store as it was at the last one.  LMDB
+ * reports a short write as EIO, so a full disk is recognized by looking at
+ * the filesystem's free space. */
+static int commit_failed(rs_store *s, int rc, rs_error *err)
+{
+	struct statvfs vfs;
+
+	if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) && statvfs(s->path, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20)) {
+		rs_error_set(err, ENOSPC,
+		             "cannot commit: no space left on device (the disk holding '%s' is full); "
+		             "the store is as it was at its last commit",
+		             s->path);
+		rs_error_locate(err, s->path, 0, 0);
+		return ENOSPC;
+	}
+	return fail(err, s->path, rc, "cannot commit (the store is as it was at its last commit)");
+}
+
+/* extra writes that go in the same transaction as a batch */
+typedef int (*extra_fn)(rs_store *s, MDB_txn *txn, void *ctx);
+
+static int apply_with(rs_store *s, const rs_batch *b, const rs_source *src,
+                      size_t nsrc, extra_fn extra, void *ctx, rs_error *err)
 {
 	MDB_txn *txn;
 	int rc;
@@ -420,15 +490,40 @@ int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
 		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 			return fail(err, s->path, rc, "cannot begin a write transaction");
 		rc = apply_records(s, txn, b, err);
-		for (size_t i = 0; rc == 0 && i < nsrc; i++)
-			if ((rc = put_source(txn, s->sources, &src[i])) && rc != MDB_MAP_FULL)
+		for (size_t i = 0; rc == 0 && i < nsrc; i++) {
+			/* compare and swap: the progress must be what this import
+			 * last saw, or another import is applying the same input */
+			if (src[i].expect_bytes != RS_SOURCE_ANY) {
+				MDB_val k = { sizeof src[i].fingerprint, (void *)src[i].fingerprint }, v;
+				rs_source now;
+				uint64_t stored = 0;
+				int g = mdb_get(txn, s->sources, &k, &v);
+				if (g == 0 && decode_source(&now, &k, &v) == 0)
+					stored = now.bytes;
+				else if (g != MDB_NOTFOUND && g != 0)
+					rc = g;
+				if (rc == 0 && stored != src[i].expect_bytes) {
+					rc = rs_error_set(err, RS_ECONFLICT,
+					                  "another import is applying '%s' at the same time (its "
+					                  "progress moved from %llu to %llu bytes); nothing of this "
+					                  "batch was applied: run again to resume",
+					                  src[i].name, (unsigned long long)src[i].expect_bytes,
+					                  (unsigned long long)stored);
+					rs_error_locate(err, src[i].name, 0, 0);
+					break;
+				}
+			}
+			if (rc == 0 && (rc = put_source(txn, s->sources, &src[i])) && rc != MDB_MAP_FULL)
 				fail(err, s->path, rc, "cannot write a source's progress");
+		}
+		if (rc == 0 && extra && (rc = extra(s, txn, ctx)) && rc != MDB_MAP_FULL)
+			fail(err, s->path, rc, "cannot write the merge's progress");
 		if (rc == 0) {
 			rc = mdb_txn_commit(txn);
 			if (rc == 0)
 				return 0;
 			if (rc != MDB_MAP_FULL)
-				return fail(err, s->path, rc, "cannot commit");
+				return commit_failed(s, rc, err);
 		} else {
 			mdb_txn_abort(txn);
 		}
@@ -455,6 +550,273 @@ int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err)
 		*pages = st.ms_leaf_pages;
 	else
 		fail(err, s->path, rc, "cannot read the store's statistics");
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
+                   size_t nsrc, rs_error *err)
+{
+	return apply_with(s, b, src, nsrc, NULL, NULL, err);
+}
+
+/* ---- merging stores ----
+ *
+ * "merged": the id of a store folded in -> its last transaction id then, a
+ * done flag, and the last key applied.  Each batch of the merge commits
+ * with that progress, so a crash resumes after the last key applied, and
+ * a store merged again unchanged applies nothing: the counts stay exact. */
+
+typedef struct merge_mark {
+	uint8_t src_id[16];
+	uint64_t txnid;
+	uint8_t done;
+	uint8_t key[RS_KEY_MAX];
+	size_t key_len;
+} merge_mark;
+
+static int put_mark(rs_store *s, MDB_txn *txn, void *ctx)
+{
+	const merge_mark *m = ctx;
+	uint8_t buf[9 + RS_KEY_MAX];
+	put_u64(buf, m->txnid);
+	buf[8] = m->done;
+	memcpy(buf + 9, m->key, m->key_len);
+	MDB_val k = { 16, (void *)m->src_id }, v = { 9 + m->key_len, buf };
+	return mdb_put(txn, s->merged, &k, &v, 0);
+}
+
+typedef struct merge_final {
+	merge_mark *mark;
+	rs_store *src;
+	MDB_txn *src_txn;
+} merge_final;
+
+/* The last transaction: the mark, and the source store's sources. */
+static int put_final(rs_store *s, MDB_txn *txn, void *ctx)
+{
+	merge_final *f = ctx;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = put_mark(s, txn, f->mark)))
+		return rc;
+	if ((rc = mdb_cursor_open(f->src_txn, f->src->sources, &cur)))
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		rs_source in, have;
+		MDB_val hv;
+		if (decode_source(&in, &k, &v))
+			continue;
+		/* the same input in both stores: keep the furthest progress */
+		if (mdb_get(txn, s->sources, &k, &hv) == 0 && decode_source(&have, &k, &hv) == 0 &&
+		    have.bytes >= in.bytes)
+			continue;
+		if ((rc = put_source(txn, s->sources, &in)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int rs_store_merge(rs_store *s, const char *src_path, int force, size_t batch_keys,
+                   rs_merge_counts *counts, rs_error *err)
+{
+	rs_store *src = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_envinfo info;
+	MDB_val k, v;
+	rs_batch *b = NULL;
+	merge_mark mark;
+	int rc;
+
+	memset(counts, 0, sizeof *counts);
+	if ((rc = rs_store_open(&src, src_path, RS_STORE_RDONLY, err)))
+		return rc;
+	if (memcmp(src->id, s->id, 16) == 0) {
+		rc = rs_error_set(err, RS_EUSAGE, "'%s' is this store: nothing to merge", src_path);
+		goto close_src;
+	}
+	/* one snapshot of the source for the whole merge */
+	if ((rc = mdb_txn_begin(src->env, NULL, MDB_RDONLY, &txn))) {
+		fail(err, src_path, rc, "cannot begin a read transaction");
+		goto close_src;
+	}
+	mdb_env_info(src->env, &info);
+	memset(&mark, 0, sizeof mark);
+	memcpy(mark.src_id, src->id, 16);
+	mark.txnid = info.me_last_txnid;
+
+	/* what an earlier merge of this store did */
+	MDB_txn *rt;
+	int resume = 0;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rt))) {
+		fail(err, s->path, rc, "cannot begin a read transaction");
+		goto abort;
+	}
+	MDB_val mk = { 16, mark.src_id }, mv;
+	if (mdb_get(rt, s->merged, &mk, &mv) == 0 && mv.mv_size >= 9) {
+		uint64_t then = get_u64(mv.mv_data);
+		int done = ((const uint8_t *)mv.mv_data)[8];
+		if (then == mark.txnid && done) {
+			counts->already_merged = 1;
+			mdb_txn_abort(rt);
+			rc = 0;
+			goto abort;
+		}
+		if (then == mark.txnid && mv.mv_size - 9 <= RS_KEY_MAX) {
+			mark.key_len = mv.mv_size - 9;
+			memcpy(mark.key, (const uint8_t *)mv.mv_data + 9, mark.key_len);
+			resume = mark.key_len > 0;
+		} else if (!force) {
+			mdb_txn_abort(rt);
+			rc = rs_error_set(err, RS_EUSAGE,
+			                  "'%s' was merged before and has changed since; merging it again "
+			                  "would count its earlier observations twice (--force does)",
+			                  src_path);
+			goto abort;
+		}
+	}
+	mdb_txn_abort(rt);
+
+	if ((rc = rs_batch_new(&b, batch_keys ? batch_keys : 16384, 4u << 20))) {
+		rs_error_set(err, rc, "out of memory");
+		goto abort;
+	}
+	if ((rc = mdb_cursor_open(txn, src->records, &cur))) {
+		fail(err, src_path, rc, "cannot open a cursor");
+		goto free_batch;
+	}
+	if (resume) {
+		k.mv_size = mark.key_len;
+		k.mv_data = mark.key;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == mark.key_len && memcmp(k.mv_data, mark.key, k.mv_size) == 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		counts->resumed = 1;
+	} else {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		rs_record r;
+		if (k.mv_size <= RS_UUID_LEN || k.mv_size > RS_KEY_MAX ||
+		    rs_record_decode(&r, v.mv_data, v.mv_size)) {
+			rc = rs_error_set(err, RS_ECORRUPT, "a record of '%s' is damaged", src_path);
+			goto close_cursor;
+		}
+		if ((rc = rs_batch_add_record(b, k.mv_data, k.mv_size, &r))) {
+			rs_error_set(err, rc, "out of memory");
+			goto close_cursor;
+		}
+		counts->records++;
+		counts->observations += r.n_obs;
+		if (rs_batch_full(b)) {
+			/* keys come in order: the batch ends at this key */
+			memcpy(mark.key, k.mv_data, k.mv_size);
+			mark.key_len = k.mv_size;
+			rs_batch_sort(b);
+			if ((rc = apply_with(s, b, NULL, 0, put_mark, &mark, err)))
+				goto close_cursor;
+			rs_batch_clear(b);
+		}
+	}
+	if (rc != MDB_NOTFOUND) {
+		fail(err, src_path, rc, "cannot read the records");
+		goto close_cursor;
+	}
+	mark.done = 1;
+	mark.key_len = 0;
+	merge_final fin = { &mark, src, txn };
+	rs_batch_sort(b);
+	rc = apply_with(s, b, NULL, 0, put_final, &fin, err);
+close_cursor:
+	mdb_cursor_close(cur);
+free_batch:
+	rs_batch_free(b);
+abort:
+	mdb_txn_abort(txn);
+close_src:
+	rs_store_close(src);
+	return rc;
+}
+
+/* ---- history: key = run number, big-endian, so that keys sort in order */
+
+int rs_store_history_add(rs_store *s, const char *text, size_t len, rs_error *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[8];
+	uint64_t run = 1;
+	int rc;
+
+	for (;;) {
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+			return fail(err, s->path, rc, "cannot begin a write transaction");
+		if ((rc = mdb_cursor_open(txn, s->history, &cur)))
+			goto abort;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		mdb_cursor_close(cur);
+		if (rc == 0 && k.mv_size == 8) {
+			run = 0;
+			for (int i = 0; i < 8; i++)
+				run = run << 8 | ((const uint8_t *)k.mv_data)[i];
+			run++;
+		} else if (rc != MDB_NOTFOUND && rc != 0) {
+			goto abort;
+		}
+		for (int i = 0; i < 8; i++)
+			key[i] = (uint8_t)(run >> (56 - 8 * i));
+		k.mv_size = 8;
+		k.mv_data = key;
+		v.mv_size = len;
+		v.mv_data = (void *)text;
+		if ((rc = mdb_put(txn, s->history, &k, &v, 0)) == 0 && (rc = mdb_txn_commit(txn)) == 0)
+			return 0;
+		if (rc != MDB_MAP_FULL)
+			return fail(err, s->path, rc, "cannot record the run");
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
+			return fail(err, s->path, rc, "cannot grow the map");
+	}
+abort:
+	mdb_txn_abort(txn);
+	return fail(err, s->path, rc, "cannot record the run");
+}
+
+int rs_store_history(rs_store *s,
+                     int (*fn)(void *ctx, uint64_t run, const char *text, size_t len),
+                     void *ctx, rs_error *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return fail(err, s->path, rc, "cannot begin a read transaction");
+	if ((rc = mdb_cursor_open(txn, s->history, &cur))) {
+		mdb_txn_abort(txn);
+		return fail(err, s->path, rc, "cannot open a cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t run = 0;
+		for (size_t i = 0; i < k.mv_size && i < 8; i++)
+			run = run << 8 | ((const uint8_t *)k.mv_data)[i];
+		if ((rc = fn(ctx, run, v.mv_data, v.mv_size)))
+			break;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc < 0)
+		fail(err, s->path, rc, "cannot read the history");
+	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
 }

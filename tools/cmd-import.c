@@ -56,9 +56,55 @@ static void on_warning(void *p, const rs_error *w)
 
 /* Import each input with opts, then print the summary table; shared by
  * import and import-dump. */
-int rs_cmd_run_import(rs_cmd_ctx *ctx, rs_import_opts *opts, unsigned store_flags,
-                      const char *rejects_path, int ninputs, char **inputs)
+/* A name for the history, with control characters made visible. */
+static void put_name(char *out, size_t cap, const char *name)
 {
+	size_t i = 0;
+	for (; name[i] && i + 1 < cap; i++)
+		out[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
+	out[i] = '\0';
+}
+
+/* Record the run: a line for the run, then one per input, tab separated. */
+static void record_run(rs_store *s, const char *command, const rs_import_opts *opts,
+                       struct timespec started, int status, int done, char **inputs,
+                       const rs_import_counts *counts_of)
+{
+	char *text = NULL, t0[RS_TIME_TEXT_MAX + 1], t1[RS_TIME_TEXT_MAX + 1], name[256];
+	size_t len = 0;
+	struct timespec now_ts;
+	FILE *fp = open_memstream(&text, &len);
+	rs_error err;
+
+	if (fp == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now_ts);
+	t0[rs_time_format_rfc3339(started.tv_sec * 1000000LL + started.tv_nsec / 1000, t0)] = '\0';
+	t1[rs_time_format_rfc3339(now_ts.tv_sec * 1000000LL + now_ts.tv_nsec / 1000, t1)] = '\0';
+	fprintf(fp, "%s\t%s\t%s\t%s", t0, t1, command,
+	        status == EXIT_OK ? "ok" : status == EXIT_ATTENTION ? "rejects" : "failed");
+	if (opts->shard_n > 1)
+		fprintf(fp, "\tshard %u/%u", opts->shard_k, opts->shard_n);
+	fputc('\n', fp);
+	for (int i = 0; i < done; i++) {
+		put_name(name, sizeof name, inputs[i]);
+		fprintf(fp, "%s\t%llu\t%llu\t%llu\t%llu\n", name,
+		        (unsigned long long)counts_of[i].lines, (unsigned long long)counts_of[i].events,
+		        (unsigned long long)counts_of[i].rejected, (unsigned long long)counts_of[i].blank);
+	}
+	fclose(fp);
+	rs_error_clear(&err);
+	if (rs_store_history_add(s, text, len, &err))
+		rs_msg_warning("the run was not recorded in the history: %s", err.text);
+	free(text);
+}
+
+int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
+                      unsigned store_flags, const char *rejects_path, int ninputs,
+                      char **inputs)
+{
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
 	reject_ctx rctx = { .rejects_path = rejects_path };
 	rs_import_counts total = { 0 };
 	rs_store *s = NULL;
@@ -108,6 +154,9 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, rs_import_opts *opts, unsigned store_flag
 		total.events += counts.events;
 		total.rejected += counts.rejected;
 		total.blank += counts.blank;
+		if (counts.other_shards)
+			fprintf(stderr, "'%s': %llu events of users in other shards skipped\n", inputs[i],
+			        (unsigned long long)counts.other_shards);
 		if (counts.already_done)
 			fprintf(stderr, "'%s': already imported, nothing new (--force reads it again)\n",
 			        inputs[i]);
@@ -138,6 +187,7 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, rs_import_opts *opts, unsigned store_flag
 		summary_row("total", &total, 0);
 	if (status == EXIT_OK && total.rejected)
 		status = EXIT_ATTENTION;
+	record_run(s, command, opts, started, status, done, inputs, counts_of);
 close_store:
 	free(counts_of);
 	free(secs_of);
@@ -161,10 +211,12 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		{ "default-tz", required_argument, NULL, 'z' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "no-sync", no_argument, NULL, 'S' },
+		{ "shard", required_argument, NULL, 'k' },
 		RS_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
 	rs_import_opts opts = { .format = RS_IN_LOG, .default_offset_min = RS_TZ_NONE };
+	char extra;
 	const char *rejects = NULL;
 	unsigned store_flags = 0;
 	int c;
@@ -193,21 +245,29 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		case 'S':
 			store_flags |= RS_STORE_NOSYNC;
 			break;
+		case 'k':
+			if (sscanf(optarg, "%u/%u%c", &opts.shard_k, &opts.shard_n, &extra) != 2 ||
+			    opts.shard_n == 0 || opts.shard_k >= opts.shard_n)
+				return rs_cmd_usage_error(cmd, "'%s' is not a shard K/N with K from 0 to N-1",
+				                          optarg);
+			break;
 		}
 	}
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no input files given");
-	return rs_cmd_run_import(ctx, &opts, store_flags, rejects, argc - optind, argv + optind);
+	return rs_cmd_run_import(ctx, "import", &opts, store_flags, rejects, argc - optind,
+	                         argv + optind);
 }
 
 const rs_cmd rs_cmd_import = {
 	.name = "import",
-	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--force] [--no-sync] FILE...",
+	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--shard K/N] [--force] [--no-sync] FILE...",
 	.summary = "replay reward logs (JSON Lines; plain, gzip or zstd; - for stdin) into the store",
 	.options =
 		"  --rejects FILE    append each bad line, as read, to FILE\n"
 		"  --strict          stop at the first bad line (what came before is kept)\n"
 		"  --default-tz OFF  offset for timestamps that have none (+09:00, Z)\n"
+		"  --shard K/N       keep only the users whose id hashes to shard K of N\n"
 		"  --force           read inputs again even if already imported\n"
 		"  --no-sync         do not fsync commits (faster; a crash may lose recent ones)\n",
 	.exec = exec_import,

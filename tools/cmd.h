@@ -58,8 +58,9 @@ void rs_msg_error_value(const rs_error *err);
 int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 
 /* import and import-dump: run the inputs, print the summary table */
-int rs_cmd_run_import(rs_cmd_ctx *ctx, rs_import_opts *opts, unsigned store_flags,
-                      const char *rejects_path, int ninputs, char **inputs);
+int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
+                      unsigned store_flags, const char *rejects_path, int ninputs,
+                      char **inputs);
 
 /* The catalog-aware id policy: the option's, else catalog when a catalog
  * is loaded, else newest (SPEC section 7). */
@@ -70,6 +71,8 @@ extern const rs_cmd rs_cmd_import_dump;
 extern const rs_cmd rs_cmd_catalog;
 extern const rs_cmd rs_cmd_verify;
 extern const rs_cmd rs_cmd_get;
+extern const rs_cmd rs_cmd_history;
+extern const rs_cmd rs_cmd_merge;
 extern const rs_cmd rs_cmd_export;
 extern const rs_cmd rs_cmd_stats;
 

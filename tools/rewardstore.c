@@ -12,6 +12,8 @@ static const rs_cmd *const commands[] = {
 	&rs_cmd_catalog,
 	&rs_cmd_export,
 	&rs_cmd_get,
+	&rs_cmd_history,
+	&rs_cmd_merge,
 	&rs_cmd_stats,
 	&rs_cmd_verify,
 };
@@ -86,8 +88,11 @@ int rs_cmd_common_option(const rs_cmd *cmd, rs_cmd_ctx *ctx, int c)
 int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
 {
 	rs_error err;
+	/* REWARDSTORE_MAP_SIZE: the map's first size in bytes, for tests of
+	 * map growth (a full map grows by itself) */
+	const char *map = getenv("REWARDSTORE_MAP_SIZE");
 	rs_error_clear(&err);
-	if (rs_store_open(out, ctx->db, flags, &err)) {
+	if (rs_store_open_sized(out, ctx->db, flags, map ? strtoull(map, NULL, 10) : 0, &err)) {
 		rs_msg_error("%s", err.text);
 		return EXIT_ERROR;
 	}

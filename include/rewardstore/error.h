@@ -26,6 +26,7 @@ enum {
 	RS_EIO,               /* reading or decompressing an input failed */
 	RS_ESTOPPED,          /* strict mode stopped at a bad line */
 	RS_EBADHEADER,        /* a dump's header lacks a required column */
+	RS_ECONFLICT,         /* another import moved a source's progress */
 	RS_ELAST
 };
 

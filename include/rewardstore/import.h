@@ -22,6 +22,7 @@ typedef struct rs_import_counts {
 	uint64_t rejected;   /* bad lines */
 	uint64_t skipped_bytes; /* bytes already applied by an earlier run */
 	uint64_t pending_bytes; /* an unfinished last line left unconsumed */
+	uint64_t other_shards;  /* events of users in other shards, skipped */
 	int already_done;    /* the whole input had been applied before */
 } rs_import_counts;
 
@@ -51,6 +52,7 @@ typedef struct rs_import_opts {
 	int text_header;             /* a text dump's first line names columns */
 	int strict;                  /* stop at the first bad line */
 	int force;                   /* re-read inputs already applied */
+	uint32_t shard_k, shard_n;   /* keep users of shard k of n (n 0 or 1: all) */
 	int32_t default_offset_min;  /* RS_TZ_NONE or --default-tz */
 	size_t batch_keys;           /* 0: the default */
 	size_t batch_bytes;          /* 0: the default */
@@ -58,6 +60,10 @@ typedef struct rs_import_opts {
 	rs_warn_fn on_warning;
 	void *ctx;
 } rs_import_opts;
+
+/* The shard of a user id: FNV-1a (64-bit) of its 16 bytes, modulo n.  A
+ * documented, stable function, so that machines agree on it. */
+uint32_t rs_shard_of(const uint8_t user[16], uint32_t n);
 
 /* Import one reward log or dump (plain, gzip or zstd; "-" is standard
  * input), as opts->format says.

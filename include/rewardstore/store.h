@@ -30,6 +30,10 @@ typedef struct rs_store rs_store;
 
 int rs_store_open(rs_store **out, const char *path, unsigned flags,
                   rs_error *err);
+/* The same with the map's initial size in bytes (0: 1 GiB); a full map is
+ * grown anyway, so this matters only to tests and to address space. */
+int rs_store_open_sized(rs_store **out, const char *path, unsigned flags,
+                        uint64_t map_size, rs_error *err);
 void rs_store_close(rs_store *s);
 
 /* An input's progress, identified by a fingerprint of its content. */
@@ -42,7 +46,13 @@ typedef struct rs_source {
 	uint64_t tail_hash;  /* hash of the (up to) 64 bytes before `bytes` */
 	uint64_t flags;      /* RS_SOURCE_* */
 	char name[200];      /* the name it was last read under, for stats */
+	/* not stored: the bytes the stored progress must still say when this
+	 * is written, or RS_SOURCE_ANY; another import of the same input that
+	 * moved it in between makes the write fail with RS_ECONFLICT */
+	uint64_t expect_bytes;
 } rs_source;
+
+#define RS_SOURCE_ANY UINT64_MAX
 
 /* The last line applied had no newline (it parsed, so it was applied); a
  * newline found there later ends it, and is not a new line. */
@@ -58,6 +68,21 @@ int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
 int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err);
 
+typedef struct rs_merge_counts {
+	uint64_t records;        /* records folded in this run */
+	uint64_t observations;   /* their observation counts */
+	int already_merged;      /* the store was merged before, unchanged */
+	int resumed;             /* an interrupted merge was finished */
+} rs_merge_counts;
+
+/* Fold the records and sources of the store at src_path into s, with the
+ * same merge.  Each batch commits with the merge's progress, so a crash
+ * resumes where it stopped and a store merged again unchanged applies
+ * nothing; one that changed since is refused unless force (its earlier
+ * observations would be counted twice). */
+int rs_store_merge(rs_store *s, const char *src_path, int force, size_t batch_keys,
+                   rs_merge_counts *counts, rs_error *err);
+
 /* Leaf pages of the records tree now: how many pages a batch can dirty. */
 int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err);
 
@@ -72,6 +97,13 @@ int rs_cursor_seek(rs_cursor *c, const uint8_t *key, size_t key_len,
 int rs_cursor_next(rs_cursor *c, const uint8_t **key, size_t *key_len,
                    rs_record *r, rs_error *err);
 void rs_cursor_close(rs_cursor *c);
+
+/* The import history: one entry per run, in order, as text the program
+ * composes (the library does not interpret it). */
+int rs_store_history_add(rs_store *s, const char *text, size_t len, rs_error *err);
+int rs_store_history(rs_store *s,
+                     int (*fn)(void *ctx, uint64_t run, const char *text, size_t len),
+                     void *ctx, rs_error *err);
 
 typedef struct rs_store_stats {
 	uint64_t records;
