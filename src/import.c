@@ -555,6 +555,9 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 			goto close_input;
 		if (l.p == NULL)
 			break;
+		if (opts->on_progress && (lineno & 0xffff) == 0)
+			opts->on_progress(opts->ctx, path, rs_input_raw_bytes(im.lr.in),
+			                  rs_input_raw_size(im.lr.in), counts);
 		uint64_t line_off = im.lr.base + (uint64_t)(l.p - im.lr.buf);
 		if (l.overlong) {
 			/* too long to hold: rejected, and passed on piece by piece */

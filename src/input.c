@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -18,6 +19,7 @@ struct rs_input {
 	rs_input_kind kind;
 	const char *path;
 	uint64_t raw_bytes;
+	uint64_t raw_size;
 	unsigned char *raw;     /* compressed bytes not yet used */
 	size_t raw_pos, raw_len;
 	int raw_eof;
@@ -73,6 +75,9 @@ int rs_input_open(rs_input **out, const char *path, rs_error *err)
 			goto free_raw;
 		}
 		in->own_fd = 1;
+		struct stat st;
+		if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode))
+			in->raw_size = (uint64_t)st.st_size;
 	}
 	/* read until four bytes are there (or the end) to see the magic */
 	while (in->raw_len < 4 && !in->raw_eof) {
@@ -240,6 +245,11 @@ rs_input_kind rs_input_kind_of(const rs_input *in)
 uint64_t rs_input_raw_bytes(const rs_input *in)
 {
 	return in->raw_bytes;
+}
+
+uint64_t rs_input_raw_size(const rs_input *in)
+{
+	return in->raw_size;
 }
 
 void rs_input_close(rs_input *in)

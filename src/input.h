@@ -22,8 +22,10 @@ int rs_input_open(rs_input **out, const char *path, rs_error *err);
 int rs_input_read(rs_input *in, char *buf, size_t cap, size_t *got,
                   rs_error *err);
 rs_input_kind rs_input_kind_of(const rs_input *in);
-/* Bytes read from the file itself (compressed ones, for progress). */
+/* Bytes read from the file itself (compressed ones, for progress), and its
+ * size when it is a regular file (0 when unknown: a pipe, standard input). */
 uint64_t rs_input_raw_bytes(const rs_input *in);
+uint64_t rs_input_raw_size(const rs_input *in);
 void rs_input_close(rs_input *in);
 
 #endif

@@ -47,22 +47,24 @@ static int fail(rs_error *err, const char *path, int rc, const char *what)
 	return rc;
 }
 
-/* Whether dir holds no entries but . and .. */
-static int dir_is_empty(const char *dir)
+/* Whether dir holds nothing but LMDB's own files: empty, or a store that
+ * another process is creating at this moment. */
+static int dir_is_free(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	int empty = 1;
+	int free_ = 1;
 
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-			empty = 0;
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, "lock.mdb") != 0 && strcmp(de->d_name, "data.mdb") != 0) {
+			free_ = 0;
 			break;
 		}
 	closedir(d);
-	return empty;
+	return free_;
 }
 
 /* Decide, before LMDB touches anything, whether path is a store, may
@@ -79,14 +81,20 @@ static int check_path(const char *path, unsigned flags, rs_error *err)
 			rs_error_locate(err, path, 0, 0);
 			return rc;
 		}
-		if (mkdir(path, 0777) != 0) {
+		/* another import may create it at the same moment: that is fine */
+		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
 			int rc = errno;
 			rs_error_set(err, rc, "cannot create the store directory '%s': %s", path,
 			             strerror(rc));
 			rs_error_locate(err, path, 0, 0);
 			return rc;
 		}
-		return 0;
+		if (stat(path, &st) != 0) {
+			int rc = errno;
+			rs_error_set(err, rc, "cannot use the store directory '%s': %s", path, strerror(rc));
+			rs_error_locate(err, path, 0, 0);
+			return rc;
+		}
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		rs_error_set(err, RS_ENOSTORE, "'%s' is not a store (not a directory)", path);
@@ -96,7 +104,7 @@ static int check_path(const char *path, unsigned flags, rs_error *err)
 	snprintf(data, sizeof data, "%s/data.mdb", path);
 	if (stat(data, &st) == 0)
 		return 0;
-	if ((flags & RS_STORE_RDONLY) || !dir_is_empty(path)) {
+	if ((flags & RS_STORE_RDONLY) || !dir_is_free(path)) {
 		rs_error_set(err, RS_ENOSTORE, "'%s' is not a store (it has no data.mdb)", path);
 		rs_error_locate(err, path, 0, 0);
 		return RS_ENOSTORE;

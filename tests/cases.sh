@@ -1,7 +1,8 @@
 #!/bin/sh
 # Data-driven cases: each directory under tests/cases holds
 #   input*.jsonl      the logs, imported in name order in one run
-#   args              (optional) more import options, one line
+#   command           (optional) import (the default) or import-dump
+#   args              (optional) more options, one line
 #   expected.csv      the export
 #   expected.status   (optional) the import's exit status (default 0)
 #   expected.stderr   (optional) the FILE:LINE: lines import writes
@@ -13,10 +14,11 @@ for dir in "$top_srcdir"/tests/cases/*/; do
 	work="$T/$name"
 	mkdir -p "$work"
 	cp "$dir"/input* "$work/"
+	cmd=$(cat "$dir/command" 2>/dev/null || echo import)
 	args=$(cat "$dir/args" 2>/dev/null || true)
 	want_status=$(cat "$dir/expected.status" 2>/dev/null || echo 0)
 	# shellcheck disable=SC2086 # args is a list of options
-	(cd "$work" && rs --db store import --rejects rejects $args input*) \
+	(cd "$work" && rs --db store "$cmd" --rejects rejects $args input*) \
 		> "$work/out" 2> "$work/err"
 	assert_status "$name: import" "$want_status" $?
 	if [ -f "$dir/expected.stderr" ]; then

@@ -57,8 +57,8 @@ static int exec_import_dump(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char *
 	opts.text_header = header;
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no dump files given");
-	return rs_cmd_run_import(ctx, "import-dump", &opts, store_flags, rejects, argc - optind,
-	                         argv + optind);
+	return rs_cmd_run_import(ctx, "import-dump", &opts, store_flags, rejects, -1,
+	                         argc - optind, argv + optind);
 }
 
 const rs_cmd rs_cmd_import_dump = {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 
@@ -11,6 +12,10 @@ typedef struct reject_ctx {
 	const char *rejects_path;
 	int write_failed;
 	int in_piece;      /* the next call continues an overlong line */
+	int progress;      /* show progress on standard error */
+	double started;    /* of the current input */
+	double shown;      /* when progress was last shown */
+	int shown_any;
 } reject_ctx;
 
 /* Every bad line: FILE:LINE: reason on stderr, and the line itself, as it
@@ -20,6 +25,10 @@ static void on_reject(void *p, const rs_error *err, const char *line, size_t len
 {
 	reject_ctx *rc = p;
 
+	if (rc->shown_any) {
+		fputs("\r\033[K", stderr); /* the progress line gives way */
+		rc->shown_any = 0;
+	}
 	if (!rc->in_piece)
 		fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line,
 		        err->text);
@@ -44,9 +53,34 @@ static void summary_row(const char *name, const rs_import_counts *c, double secs
 	        (unsigned long long)c->rejected, (unsigned long long)c->blank, secs);
 }
 
+/* bytes, events per second, ETA; at most four times a second */
+static void on_progress(void *p, const char *path, uint64_t read, uint64_t size,
+                        const rs_import_counts *c)
+{
+	reject_ctx *rc = p;
+	double t = now(), secs = t - rc->started;
+
+	if (!rc->progress || t - rc->shown < 0.25 || secs <= 0)
+		return;
+	rc->shown = t;
+	rc->shown_any = 1;
+	double rate = (double)read / secs;
+	fprintf(stderr, "\r\033[K%s: %.1f MiB", path, (double)read / 1048576);
+	if (size)
+		fprintf(stderr, " of %.1f MiB (%.0f%%)", (double)size / 1048576,
+		        100.0 * (double)read / (double)size);
+	fprintf(stderr, ", %.0f events/s", (double)c->events / secs);
+	if (size && rate > 0 && read < size)
+		fprintf(stderr, ", ETA %.0fs", (double)(size - read) / rate);
+}
+
 static void on_warning(void *p, const rs_error *w)
 {
-	(void)p;
+	reject_ctx *rc = p;
+	if (rc->shown_any) {
+		fputs("\r\033[K", stderr);
+		rc->shown_any = 0;
+	}
 	if (w->line)
 		fprintf(stderr, "%s:%llu: warning: %s\n", w->source, (unsigned long long)w->line,
 		        w->text);
@@ -100,12 +134,14 @@ static void record_run(rs_store *s, const char *command, const rs_import_opts *o
 }
 
 int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
-                      unsigned store_flags, const char *rejects_path, int ninputs,
-                      char **inputs)
+                      unsigned store_flags, const char *rejects_path, int progress,
+                      int ninputs, char **inputs)
 {
 	struct timespec started;
 	clock_gettime(CLOCK_REALTIME, &started);
-	reject_ctx rctx = { .rejects_path = rejects_path };
+	/* progress: forced (1), silenced (0), or when stderr is a terminal (-1) */
+	reject_ctx rctx = { .rejects_path = rejects_path,
+	                    .progress = progress < 0 ? isatty(STDERR_FILENO) : progress };
 	rs_import_counts total = { 0 };
 	rs_store *s = NULL;
 	int status = EXIT_OK, done = 0;
@@ -124,6 +160,7 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 		goto close_rejects;
 	opts->on_reject = on_reject;
 	opts->on_warning = on_warning;
+	opts->on_progress = on_progress;
 	opts->ctx = &rctx;
 	/* tuning knobs for benchmarks; see doc/DESIGN.md */
 	const char *knob = getenv("REWARDSTORE_BATCH_KEYS");
@@ -147,7 +184,12 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 		int rc;
 
 		rs_error_clear(&err);
+		rctx.started = t0;
 		rc = rs_import_log(s, inputs[i], opts, &counts, &err);
+		if (rctx.shown_any) {
+			fputs("\r\033[K", stderr);
+			rctx.shown_any = 0;
+		}
 		counts_of[done] = counts;
 		secs_of[done] = now() - t0;
 		total.lines += counts.lines;
@@ -212,6 +254,8 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		{ "force", no_argument, NULL, 'f' },
 		{ "no-sync", no_argument, NULL, 'S' },
 		{ "shard", required_argument, NULL, 'k' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
 		RS_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -219,9 +263,9 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	char extra;
 	const char *rejects = NULL;
 	unsigned store_flags = 0;
-	int c;
+	int c, progress = -1;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		int st = rs_cmd_common_option(cmd, ctx, c);
 		if (st >= 0)
 			return st;
@@ -245,6 +289,12 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		case 'S':
 			store_flags |= RS_STORE_NOSYNC;
 			break;
+		case 'P':
+			progress = 1;
+			break;
+		case 'q':
+			progress = 0;
+			break;
 		case 'k':
 			if (sscanf(optarg, "%u/%u%c", &opts.shard_k, &opts.shard_n, &extra) != 2 ||
 			    opts.shard_n == 0 || opts.shard_k >= opts.shard_n)
@@ -255,13 +305,13 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	}
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no input files given");
-	return rs_cmd_run_import(ctx, "import", &opts, store_flags, rejects, argc - optind,
-	                         argv + optind);
+	return rs_cmd_run_import(ctx, "import", &opts, store_flags, rejects, progress,
+	                         argc - optind, argv + optind);
 }
 
 const rs_cmd rs_cmd_import = {
 	.name = "import",
-	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--shard K/N] [--force] [--no-sync] FILE...",
+	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--shard K/N] [--force] [--no-sync] [--progress|--quiet] FILE...",
 	.summary = "replay reward logs (JSON Lines; plain, gzip or zstd; - for stdin) into the store",
 	.options =
 		"  --rejects FILE    append each bad line, as read, to FILE\n"
@@ -269,6 +319,8 @@ const rs_cmd rs_cmd_import = {
 		"  --default-tz OFF  offset for timestamps that have none (+09:00, Z)\n"
 		"  --shard K/N       keep only the users whose id hashes to shard K of N\n"
 		"  --force           read inputs again even if already imported\n"
-		"  --no-sync         do not fsync commits (faster; a crash may lose recent ones)\n",
+		"  --no-sync         do not fsync commits (faster; a crash may lose recent ones)\n"
+		"  --progress        show progress on standard error even when it is not a terminal\n"
+		"  -q, --quiet       no progress (the summary table is still printed)\n",
 	.exec = exec_import,
 };

@@ -59,8 +59,8 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 
 /* import and import-dump: run the inputs, print the summary table */
 int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
-                      unsigned store_flags, const char *rejects_path, int ninputs,
-                      char **inputs);
+                      unsigned store_flags, const char *rejects_path, int progress,
+                      int ninputs, char **inputs);
 
 /* The catalog-aware id policy: the option's, else catalog when a catalog
  * is loaded, else newest (SPEC section 7). */

@@ -14,6 +14,7 @@
 extern "C" {
 #endif
 
+struct rs_import_counts;
 typedef struct rs_import_counts {
 	uint64_t bytes;      /* input bytes read this run (decompressed) */
 	uint64_t lines;      /* lines read this run */
@@ -41,6 +42,12 @@ typedef void (*rs_reject_fn)(void *ctx, const rs_error *err, const char *line,
 /* Called with a warning about an input (an ignored dump column, ...). */
 typedef void (*rs_warn_fn)(void *ctx, const rs_error *warning);
 
+/* Called now and then during an import: bytes read from the file (for
+ * compressed input, compressed bytes), its size when known (else 0), and
+ * the counts so far. */
+typedef void (*rs_progress_fn)(void *ctx, const char *path, uint64_t read,
+                               uint64_t size, const struct rs_import_counts *counts);
+
 typedef enum rs_input_format {
 	RS_IN_LOG,        /* JSON Lines reward log */
 	RS_IN_DUMP_CSV,   /* COPY ... (FORMAT csv, HEADER) */
@@ -58,6 +65,7 @@ typedef struct rs_import_opts {
 	size_t batch_bytes;          /* 0: the default */
 	rs_reject_fn on_reject;
 	rs_warn_fn on_warning;
+	rs_progress_fn on_progress;
 	void *ctx;
 } rs_import_opts;
 
