@@ -77,20 +77,8 @@ const char *rs_dump_ignored_columns(const rs_dump_reader *r)
 	return r->ignored;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int bad(rs_error *err, size_t at, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->text, sizeof err->text, fmt, ap);
-		va_end(ap);
-		err->code = RS_EBADLINE;
-		err->offset = at;
-	}
-	return RS_EBADLINE;
-}
+/* A bad line (or row): say why and where in it. */
+#define bad(err, at, ...) rs_error_set_at(err, RS_EBADLINE, at, __VA_ARGS__)
 
 /* Text COPY: undo the backslash escapes of one field into o; returns the
  * decoded length.  \N alone is NULL (*null set). */

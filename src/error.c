@@ -41,6 +41,20 @@ int rs_error_set(rs_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int rs_error_set_at(rs_error *err, int code, uint64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return code;
+	err->code = code;
+	err->offset = offset;
+	va_start(ap, fmt);
+	vsnprintf(err->text, sizeof err->text, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 void rs_error_locate(rs_error *err, const char *source, uint64_t line,
                      uint64_t offset)
 {

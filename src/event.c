@@ -84,20 +84,8 @@ void rs_event_reader_free(rs_event_reader *r)
 }
 
 /* A bad line: say why and where. */
-__attribute__((format(printf, 3, 4)))
-static int bad(rs_error *err, size_t at, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->text, sizeof err->text, fmt, ap);
-		va_end(ap);
-		err->code = RS_EBADLINE;
-		err->offset = at;
-	}
-	return RS_EBADLINE;
-}
+/* A bad line (or row): say why and where in it. */
+#define bad(err, at, ...) rs_error_set_at(err, RS_EBADLINE, at, __VA_ARGS__)
 
 /* ---- grammar ---- */
 
@@ -594,11 +582,8 @@ static int text_field(rs_event_reader *r, const char *s, int v, enum field f,
 	}
 	if (fields[f].max_chars && out->n > fields[f].max_chars &&
 	    rs_utf8_chars(out->p, out->n) > fields[f].max_chars) {
-		rs_error_set(err, RS_EBADLINE, "%s\"%s\" is longer than %u characters", where,
-		             fields[f].name, fields[f].max_chars);
-		if (err)
-			err->offset = outer_start(t);
-		return RS_EBADLINE;
+		return bad(err, outer_start(t), "%s\"%s\" is longer than %u characters", where,
+		           fields[f].name, fields[f].max_chars);
 	}
 	return 0;
 }

@@ -40,24 +40,12 @@ static int print_run(void *ctx, uint64_t run, const char *text, size_t len)
 
 static int exec_history(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		RS_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
 	rs_store *s;
 	rs_error err;
-	int opt, json = 0, status;
+	int json, status;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int st = rs_cmd_common_option(cmd, ctx, opt);
-		if (st >= 0)
-			return st;
-		if (st == -1)
-			json = 1;
-	}
-	if (optind != argc)
-		return rs_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((status = rs_cmd_json_only(cmd, ctx, argc, argv, &json)) != RS_CMD_CONTINUE)
+		return status;
 	if ((status = rs_cmd_open_store(ctx, RS_STORE_RDONLY, &s)))
 		return status;
 	rs_error_clear(&err);

@@ -245,59 +245,61 @@ close_rejects:
 	return status;
 }
 
+int rs_cmd_import_option(int c, rs_import_args *a)
+{
+	switch (c) {
+	case 'r':
+		a->rejects = optarg;
+		return 1;
+	case 's':
+		a->opts.strict = 1;
+		return 1;
+	case 'f':
+		a->opts.force = 1;
+		return 1;
+	case 'S':
+		a->store_flags |= RS_STORE_NOSYNC;
+		return 1;
+	case 'P':
+		a->progress = 1;
+		return 1;
+	case 'q':
+		a->progress = 0;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "rejects", required_argument, NULL, 'r' },
-		{ "strict", no_argument, NULL, 's' },
+		RS_IMPORT_OPTIONS,
 		{ "default-tz", required_argument, NULL, 'z' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "no-sync", no_argument, NULL, 'S' },
 		{ "shard", required_argument, NULL, 'k' },
-		{ "progress", no_argument, NULL, 'P' },
-		{ "quiet", no_argument, NULL, 'q' },
 		RS_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
-	rs_import_opts opts = { .format = RS_IN_LOG, .default_offset_min = RS_TZ_NONE };
+	rs_import_args a = { .opts = { .format = RS_IN_LOG, .default_offset_min = RS_TZ_NONE },
+	                     .progress = -1 };
 	char extra;
-	const char *rejects = NULL;
-	unsigned store_flags = 0;
-	int c, progress = -1;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		int st = rs_cmd_common_option(cmd, ctx, c);
 		if (st >= 0)
 			return st;
-		if (st == RS_CMD_CONTINUE)
+		if (st == RS_CMD_CONTINUE || rs_cmd_import_option(c, &a))
 			continue;
 		switch (c) {
-		case 'r':
-			rejects = optarg;
-			break;
-		case 's':
-			opts.strict = 1;
-			break;
 		case 'z':
-			if (rs_time_parse_offset(optarg, &opts.default_offset_min))
+			if (rs_time_parse_offset(optarg, &a.opts.default_offset_min))
 				return rs_cmd_usage_error(cmd, "'%s' is not an offset (like +09:00 or Z)",
 				                          optarg);
 			break;
-		case 'f':
-			opts.force = 1;
-			break;
-		case 'S':
-			store_flags |= RS_STORE_NOSYNC;
-			break;
-		case 'P':
-			progress = 1;
-			break;
-		case 'q':
-			progress = 0;
-			break;
 		case 'k':
-			if (sscanf(optarg, "%u/%u%c", &opts.shard_k, &opts.shard_n, &extra) != 2 ||
-			    opts.shard_n == 0 || opts.shard_k >= opts.shard_n)
+			if (sscanf(optarg, "%u/%u%c", &a.opts.shard_k, &a.opts.shard_n, &extra) != 2 ||
+			    a.opts.shard_n == 0 || a.opts.shard_k >= a.opts.shard_n)
 				return rs_cmd_usage_error(cmd, "'%s' is not a shard K/N with K from 0 to N-1",
 				                          optarg);
 			break;
@@ -305,7 +307,7 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	}
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no input files given");
-	return rs_cmd_run_import(ctx, "import", &opts, store_flags, rejects, progress,
+	return rs_cmd_run_import(ctx, "import", &a.opts, a.store_flags, a.rejects, a.progress,
 	                         argc - optind, argv + optind);
 }
 
@@ -314,13 +316,8 @@ const rs_cmd rs_cmd_import = {
 	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--shard K/N] [--force] [--no-sync] [--progress|--quiet] FILE...",
 	.summary = "replay reward logs (JSON Lines; plain, gzip or zstd; - for stdin) into the store",
 	.options =
-		"  --rejects FILE    append each bad line, as read, to FILE\n"
-		"  --strict          stop at the first bad line (what came before is kept)\n"
 		"  --default-tz OFF  offset for timestamps that have none (+09:00, Z)\n"
 		"  --shard K/N       keep only the users whose id hashes to shard K of N\n"
-		"  --force           read inputs again even if already imported\n"
-		"  --no-sync         do not fsync commits (faster; a crash may lose recent ones)\n"
-		"  --progress        show progress on standard error even when it is not a terminal\n"
-		"  -q, --quiet       no progress (the summary table is still printed)\n",
+		RS_IMPORT_HELP,
 	.exec = exec_import,
 };

@@ -48,27 +48,14 @@ static int print_source(void *p, const rs_source *src)
 
 static int exec_stats(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		RS_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
 	source_list sl = { 0 };
 	rs_store_stats st;
 	rs_store *s;
 	rs_error err;
-	int c, status;
+	int status;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int r = rs_cmd_common_option(cmd, ctx, c);
-		if (r >= 0)
-			return r;
-		if (r == RS_CMD_CONTINUE)
-			continue;
-		sl.json = 1;
-	}
-	if (optind != argc)
-		return rs_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((status = rs_cmd_json_only(cmd, ctx, argc, argv, &sl.json)) != RS_CMD_CONTINUE)
+		return status;
 	if ((status = rs_cmd_open_store(ctx, RS_STORE_RDONLY, &s)))
 		return status;
 	rs_error_clear(&err);

@@ -58,11 +58,6 @@ static void key_json(char *out, size_t cap, const uint8_t *key, size_t key_len)
 
 static int exec_verify(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		RS_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
 	finding multi = { "several_ids", "keys whose observations carried several character_ids", 0, NULL, 0 };
 	finding unknown_ids = { "ids_unknown_to_catalog", "character_ids the catalog does not know", 0, NULL, 0 };
 	finding unknown_codes = { "codes_unknown_to_catalog", "codes the catalog does not know", 0, NULL, 0 };
@@ -74,17 +69,10 @@ static int exec_verify(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	rs_cursor *cur = NULL;
 	rs_store *s;
 	rs_error err;
-	int opt, json = 0, rc, status;
+	int json, rc, status;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int st = rs_cmd_common_option(cmd, ctx, opt);
-		if (st >= 0)
-			return st;
-		if (st == -1)
-			json = 1;
-	}
-	if (optind != argc)
-		return rs_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((status = rs_cmd_json_only(cmd, ctx, argc, argv, &json)) != RS_CMD_CONTINUE)
+		return status;
 	if ((status = rs_cmd_open_store(ctx, RS_STORE_RDONLY, &s)))
 		return status;
 	if ((status = rs_cmd_load_catalog(s, &catalog)))

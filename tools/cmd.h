@@ -57,6 +57,37 @@ void rs_msg_error_value(const rs_error *err);
 /* Open the store named by ctx, reporting failure. */
 int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 
+/* options import and import-dump share */
+#define RS_IMPORT_OPTIONS \
+	{ "rejects", required_argument, NULL, 'r' }, \
+	{ "strict", no_argument, NULL, 's' }, \
+	{ "force", no_argument, NULL, 'f' }, \
+	{ "no-sync", no_argument, NULL, 'S' }, \
+	{ "progress", no_argument, NULL, 'P' }, \
+	{ "quiet", no_argument, NULL, 'q' }
+#define RS_IMPORT_HELP \
+	"  --rejects FILE    append each bad line, as read, to FILE\n" \
+	"  --strict          stop at the first bad line (what came before is kept)\n" \
+	"  --force           read inputs again even if already imported\n" \
+	"  --no-sync         do not fsync commits (faster; a system crash may undo\n" \
+	"                    the last ones, a process crash loses nothing)\n" \
+	"  --progress        show progress on standard error even when it is not a terminal\n" \
+	"  -q, --quiet       no progress (the summary table is still printed)\n"
+
+typedef struct rs_import_args {
+	rs_import_opts opts;
+	unsigned store_flags;
+	const char *rejects;
+	int progress;          /* 1 forced, 0 silenced, -1 when a terminal */
+} rs_import_args;
+
+/* Handle an option of RS_IMPORT_OPTIONS; returns 1 when it was one. */
+int rs_cmd_import_option(int c, rs_import_args *a);
+
+/* stats, verify, history: --json and the common options, no arguments;
+ * returns an exit status, or RS_CMD_CONTINUE to go on. */
+int rs_cmd_json_only(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv, int *json);
+
 /* import and import-dump: run the inputs, print the summary table */
 int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
                       unsigned store_flags, const char *rejects_path, int progress,

@@ -99,6 +99,28 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
 	return EXIT_OK;
 }
 
+int rs_cmd_json_only(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv, int *json)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		RS_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	*json = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int st = rs_cmd_common_option(cmd, ctx, c);
+		if (st >= 0)
+			return st;
+		if (c == 'j')
+			*json = 1;
+	}
+	if (optind != argc)
+		return rs_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return RS_CMD_CONTINUE;
+}
+
 int rs_cmd_load_catalog(rs_store *s, rs_catalog **out)
 {
 	rs_error err;

@@ -49,6 +49,10 @@ const char *rs_strerror(int code);
 int rs_error_set(rs_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The same, also setting the byte offset (within a line, for bad lines). */
+int rs_error_set_at(rs_error *err, int code, uint64_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Set the source and position of an already filled error. */
 void rs_error_locate(rs_error *err, const char *source, uint64_t line,
                      uint64_t offset);
