@@ -177,6 +177,7 @@ int rs_catalog_read(rs_catalog **out, const char *path, rs_reject_fn on_reject,
 		ssize_t got = getline(&line, &cap, fp);
 		if (got < 0) {
 			free(line);
+			line = NULL;
 			if (ferror(fp)) {
 				rc = errno ? errno : EIO;
 				rs_error_set(err, rc, "cannot read '%s': %s", path, strerror(rc));

@@ -8,6 +8,7 @@
 #include <lmdb.h>
 
 #include <rewardstore/batch.h>
+#include <rewardstore/catalog.h>
 #include <rewardstore/store.h>
 
 #include "suites.h"
@@ -209,6 +210,29 @@ START_TEST(refuses_a_newer_format)
 }
 END_TEST
 
+/* found by fuzzing: a catalog ending inside a quote freed its last line
+ * twice */
+START_TEST(catalog_open_quote_at_end)
+{
+	char path[128];
+	rs_catalog *c;
+	rs_error err;
+	uint64_t rejected;
+	FILE *fp;
+
+	path_in(path, sizeof path, "catalog.csv");
+	fp = fopen(path, "w");
+	fputs("id,code,name\nc7df88f5-66af-4d75-bcd4-1825a5692738,char-a,A\n"
+	      "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d,char-b,\"open", fp);
+	fclose(fp);
+	ck_assert_int_eq(rs_catalog_read(&c, path, NULL, NULL, &rejected, &err), 0);
+	ck_assert_uint_eq(rs_catalog_size(c), 1);
+	ck_assert_uint_eq(rejected, 1);
+	ck_assert_ptr_nonnull(rs_catalog_find(c, "char-a", 6));
+	rs_catalog_free(c);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -218,6 +242,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, seek_to_a_user);
 	tcase_add_test(tc, refuses_what_is_not_a_store);
 	tcase_add_test(tc, refuses_a_newer_format);
+	tcase_add_test(tc, catalog_open_quote_at_end);
 	suite_add_tcase(s, tc);
 	return s;
 }
