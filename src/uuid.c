@@ -59,12 +59,13 @@ void rs_uuid_format(const uint8_t u[RS_UUID_LEN], char out[RS_UUID_TEXT_LEN])
 void rs_uuid_record_id(const uint8_t user[RS_UUID_LEN], const char *code,
                        size_t code_len, uint8_t out[RS_UUID_LEN])
 {
+	/* rs_uuid_namespace_text as bytes (check_uuid.c checks they agree) */
+	static const uuid_t ns = { 0x6d, 0x1d, 0x3f, 0x2e, 0x8a, 0x4b, 0x4c, 0x1e,
+	                           0x9b, 0x7a, 0x52, 0xf0, 0xc3, 0xe4, 0xa9, 0xd1 };
 	uint8_t name[RS_UUID_LEN + 4 * 64];
-	uuid_t ns;
 
-	/* the namespace is a constant that parses; the code is at most 256
-	 * bytes (64 characters), which the reader enforces */
-	rs_uuid_parse(rs_uuid_namespace_text, RS_UUID_TEXT_LEN, ns);
+	/* the code is at most 256 bytes (64 characters), which the readers
+	 * enforce */
 	if (code_len > sizeof name - RS_UUID_LEN)
 		code_len = sizeof name - RS_UUID_LEN;
 	memcpy(name, user, RS_UUID_LEN);

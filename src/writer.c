@@ -97,6 +97,19 @@ static void put_time(rs_writer *w, int64_t t)
 	w->used += rs_time_format(t, room(w, RS_TIME_TEXT_MAX));
 }
 
+/* Whether v holds a line that is only "\\." (LF or CRLF after it): psql
+ * stops there.  Anchored on backslashes, which few values hold. */
+static int psql_hazard(rs_str v)
+{
+	const char *p = v.p, *end = v.p + v.n;
+
+	for (; (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p++)
+		if (p > v.p && p[-1] == '\n' && end - p >= 3 && p[1] == '.' &&
+		    (p[2] == '\n' || (p[2] == '\r' && end - p >= 4 && p[3] == '\n')))
+			return 1;
+	return 0;
+}
+
 static void put_csv_text(rs_writer *w, rs_str v)
 {
 	const char *p = v.p, *end = v.p + v.n;
@@ -111,7 +124,7 @@ static void put_csv_text(rs_writer *w, rs_str v)
 		put(w, v.p, v.n);
 		return;
 	}
-	if (memmem(v.p, v.n, "\n\\.\n", 4) || memmem(v.p, v.n, "\n\\.\r\n", 5))
+	if (psql_hazard(v))
 		w->hazards++;
 	put(w, "\"", 1);
 	for (;;) {

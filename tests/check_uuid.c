@@ -89,6 +89,11 @@ START_TEST(record_id_is_name_based)
 	rs_uuid_record_id(user, "char-petty", 10, other);
 	ck_assert_int_ne(memcmp(id, other, 16), 0);
 	ck_assert_uint_eq(id[6] >> 4, 5);
+	/* the namespace the code uses as bytes is the documented text */
+	uint8_t ns[16];
+	ck_assert_int_eq(rs_uuid_parse(rs_uuid_namespace_text, 36, ns), 0);
+	ck_assert_uint_eq(ns[0], 0x6d);
+	ck_assert_uint_eq(ns[15], 0xd1);
 	ck_assert_uint_eq(id[8] >> 6, 2);
 }
 END_TEST
