@@ -25,7 +25,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	char *tmp_path = NULL;
 	uint8_t user[RS_UUID_LEN];
 	int by_user = 0, c, rc, status = EXIT_OK;
-	uint64_t rows = 0, held_back = 0;
+	uint64_t held_back = 0;
 	rs_store *s = NULL;
 	rs_cursor *cur = NULL;
 	rs_writer *w = NULL;
@@ -136,7 +136,6 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		fell_back += (uint64_t)fb;
 		if (rs_writer_row(w, &row))
 			break;
-		rows++;
 	}
 	if ((rc = rs_writer_end(w))) {
 		rs_msg_error("cannot write the export%s%s: %s", out_path ? " to " : "",
@@ -182,7 +181,6 @@ free_tmp:
 close_store:
 	rs_catalog_free(catalog);
 	rs_store_close(s);
-	(void)rows;
 	return status;
 }
 
