@@ -485,65 +485,91 @@ static int commit_failed(rs_store *s, int rc, rs_error *err)
 	return fail(err, s->path, rc, "cannot commit (the store is as it was at its last commit)");
 }
 
-/* extra writes that go in the same transaction as a batch */
-typedef int (*extra_fn)(rs_store *s, MDB_txn *txn, void *ctx);
+/* Every write goes through here: begin a write transaction, let body fill
+ * it, commit.  A full map aborts the transaction (nothing of it was
+ * written), doubles the map and runs body again; any other failure aborts
+ * and leaves the store as it was at its last commit.  body returns 0,
+ * MDB_MAP_FULL as it is, or another status with err filled. */
+typedef int (*txn_body)(rs_store *s, MDB_txn *txn, void *ctx, rs_error *err);
 
-static int apply_with(rs_store *s, const rs_batch *b, const rs_source *src,
-                      size_t nsrc, extra_fn extra, void *ctx, rs_error *err)
+static int write_txn(rs_store *s, txn_body body, void *ctx, rs_error *err)
 {
-	MDB_txn *txn;
-	int rc;
-
 	for (;;) {
+		MDB_txn *txn;
+		MDB_envinfo info;
+		int rc;
+
 		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 			return fail(err, s->path, rc, "cannot begin a write transaction");
-		rc = apply_records(s, txn, b, err);
-		for (size_t i = 0; rc == 0 && i < nsrc; i++) {
-			/* compare and swap: the progress must be what this import
-			 * last saw, or another import is applying the same input */
-			if (src[i].expect_bytes != RS_SOURCE_ANY) {
-				MDB_val k = { sizeof src[i].fingerprint, (void *)src[i].fingerprint }, v;
-				rs_source now;
-				uint64_t stored = 0;
-				int g = mdb_get(txn, s->sources, &k, &v);
-				if (g == 0 && decode_source(&now, &k, &v) == 0)
-					stored = now.bytes;
-				else if (g != MDB_NOTFOUND && g != 0)
-					rc = g;
-				if (rc == 0 && stored != src[i].expect_bytes) {
-					rc = rs_error_set(err, RS_ECONFLICT,
-					                  "another import is applying '%s' at the same time (its "
-					                  "progress moved from %llu to %llu bytes); nothing of this "
-					                  "batch was applied: run again to resume",
-					                  src[i].name, (unsigned long long)src[i].expect_bytes,
-					                  (unsigned long long)stored);
-					rs_error_locate(err, src[i].name, 0, 0);
-					break;
-				}
-			}
-			if (rc == 0 && (rc = put_source(txn, s->sources, &src[i])) && rc != MDB_MAP_FULL)
-				fail(err, s->path, rc, "cannot write a source's progress");
-		}
-		if (rc == 0 && extra && (rc = extra(s, txn, ctx)) && rc != MDB_MAP_FULL)
-			fail(err, s->path, rc, "cannot write the merge's progress");
-		if (rc == 0) {
-			rc = mdb_txn_commit(txn);
-			if (rc == 0)
-				return 0;
+		if ((rc = body(s, txn, ctx, err))) {
+			mdb_txn_abort(txn);
+			if (rc != MDB_MAP_FULL)
+				return rc;
+		} else if ((rc = mdb_txn_commit(txn))) {
 			if (rc != MDB_MAP_FULL)
 				return commit_failed(s, rc, err);
 		} else {
-			mdb_txn_abort(txn);
+			return 0;
 		}
-		if (rc != MDB_MAP_FULL)
-			return rc;
-		/* The map is full: nothing of this transaction was written, so grow
-		 * the map and apply the whole batch again. */
-		MDB_envinfo info;
 		mdb_env_info(s->env, &info);
 		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
 			return fail(err, s->path, rc, "cannot grow the map");
 	}
+}
+
+/* extra writes that go in the same transaction as a batch */
+typedef int (*extra_fn)(rs_store *s, MDB_txn *txn, void *ctx);
+
+typedef struct apply_job {
+	const rs_batch *b;
+	const rs_source *src;
+	size_t nsrc;
+	extra_fn extra;
+	void *ctx;
+} apply_job;
+
+static int apply_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
+{
+	const apply_job *j = arg;
+	const rs_source *src = j->src;
+	int rc = apply_records(s, txn, j->b, err);
+
+	for (size_t i = 0; rc == 0 && i < j->nsrc; i++) {
+		/* compare and swap: the progress must be what this import last
+		 * saw, or another import is applying the same input */
+		if (src[i].expect_bytes != RS_SOURCE_ANY) {
+			MDB_val k = { sizeof src[i].fingerprint, (void *)src[i].fingerprint }, v;
+			rs_source now;
+			uint64_t stored = 0;
+			int g = mdb_get(txn, s->sources, &k, &v);
+			if (g == 0 && decode_source(&now, &k, &v) == 0)
+				stored = now.bytes;
+			else if (g != MDB_NOTFOUND && g != 0)
+				return fail(err, s->path, g, "cannot read a source's progress");
+			if (stored != src[i].expect_bytes) {
+				rs_error_set(err, RS_ECONFLICT,
+				             "another import is applying '%s' at the same time (its "
+				             "progress moved from %llu to %llu bytes); nothing of this "
+				             "batch was applied: run again to resume",
+				             src[i].name, (unsigned long long)src[i].expect_bytes,
+				             (unsigned long long)stored);
+				rs_error_locate(err, src[i].name, 0, 0);
+				return RS_ECONFLICT;
+			}
+		}
+		if ((rc = put_source(txn, s->sources, &src[i])) && rc != MDB_MAP_FULL)
+			fail(err, s->path, rc, "cannot write a source's progress");
+	}
+	if (rc == 0 && j->extra && (rc = j->extra(s, txn, j->ctx)) && rc != MDB_MAP_FULL)
+		fail(err, s->path, rc, "cannot write the merge's progress");
+	return rc;
+}
+
+static int apply_with(rs_store *s, const rs_batch *b, const rs_source *src,
+                      size_t nsrc, extra_fn extra, void *ctx, rs_error *err)
+{
+	apply_job j = { b, src, nsrc, extra, ctx };
+	return write_txn(s, apply_body, &j, err);
 }
 
 int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err)
@@ -753,48 +779,47 @@ close_src:
 
 /* ---- history: key = run number, big-endian, so that keys sort in order */
 
-int rs_store_history_add(rs_store *s, const char *text, size_t len, rs_error *err)
+typedef struct history_entry {
+	const char *text;
+	size_t len;
+} history_entry;
+
+static int history_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
-	MDB_txn *txn;
+	const history_entry *h = arg;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint8_t key[8];
 	uint64_t run = 1;
 	int rc;
 
-	for (;;) {
-		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-			return fail(err, s->path, rc, "cannot begin a write transaction");
-		if ((rc = mdb_cursor_open(txn, s->history, &cur)))
-			goto abort;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-		mdb_cursor_close(cur);
-		if (rc == 0 && k.mv_size == 8) {
-			run = 0;
-			for (int i = 0; i < 8; i++)
-				run = run << 8 | ((const uint8_t *)k.mv_data)[i];
-			run++;
-		} else if (rc != MDB_NOTFOUND && rc != 0) {
-			goto abort;
-		}
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
+		return fail(err, s->path, rc, "cannot record the run");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == 0 && k.mv_size == 8) {
+		run = 0;
 		for (int i = 0; i < 8; i++)
-			key[i] = (uint8_t)(run >> (56 - 8 * i));
-		k.mv_size = 8;
-		k.mv_data = key;
-		v.mv_size = len;
-		v.mv_data = (void *)text;
-		if ((rc = mdb_put(txn, s->history, &k, &v, 0)) == 0 && (rc = mdb_txn_commit(txn)) == 0)
-			return 0;
-		if (rc != MDB_MAP_FULL)
-			return fail(err, s->path, rc, "cannot record the run");
-		MDB_envinfo info;
-		mdb_env_info(s->env, &info);
-		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
-			return fail(err, s->path, rc, "cannot grow the map");
+			run = run << 8 | ((const uint8_t *)k.mv_data)[i];
+		run++;
+	} else if (rc != MDB_NOTFOUND && rc != 0) {
+		return fail(err, s->path, rc, "cannot record the run");
 	}
-abort:
-	mdb_txn_abort(txn);
-	return fail(err, s->path, rc, "cannot record the run");
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(run >> (56 - 8 * i));
+	k.mv_size = 8;
+	k.mv_data = key;
+	v.mv_size = h->len;
+	v.mv_data = (void *)h->text;
+	if ((rc = mdb_put(txn, s->history, &k, &v, 0)) && rc != MDB_MAP_FULL)
+		fail(err, s->path, rc, "cannot record the run");
+	return rc;
+}
+
+int rs_store_history_add(rs_store *s, const char *text, size_t len, rs_error *err)
+{
+	history_entry h = { text, len };
+	return write_txn(s, history_body, &h, err);
 }
 
 int rs_store_history(rs_store *s,
@@ -833,17 +858,15 @@ int rs_store_history(rs_store *s,
  *
  * "catalog": code -> 16 id bytes + name; "catalog_ids": id -> code. */
 
-int rs_store_catalog_put(rs_store *s, const rs_catalog *c, rs_error *err)
+static int catalog_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
-	MDB_txn *txn;
+	const rs_catalog *c = arg;
 	uint8_t buf[RS_UUID_LEN + 4 * RS_NAME_MAX_CHARS];
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return fail(err, s->path, rc, "cannot begin a write transaction");
 	/* replace: empty both, then fill */
 	if ((rc = mdb_drop(txn, s->catalog, 0)) || (rc = mdb_drop(txn, s->catalog_ids, 0)))
-		goto abort;
+		goto failed;
 	for (size_t i = 0; i < rs_catalog_size(c); i++) {
 		const rs_catalog_entry *e = rs_catalog_entry_at(c, i);
 		size_t name_len = e->name.n < sizeof buf - RS_UUID_LEN ? e->name.n : sizeof buf - RS_UUID_LEN;
@@ -853,14 +876,18 @@ int rs_store_catalog_put(rs_store *s, const rs_catalog *c, rs_error *err)
 		MDB_val ik = { RS_UUID_LEN, (void *)e->id }, iv = { e->code.n, (void *)e->code.p };
 		if ((rc = mdb_put(txn, s->catalog, &k, &v, 0)) ||
 		    (rc = mdb_put(txn, s->catalog_ids, &ik, &iv, 0)))
-			goto abort;
+			goto failed;
 	}
-	if ((rc = mdb_txn_commit(txn)))
-		return fail(err, s->path, rc, "cannot commit the catalog");
 	return 0;
-abort:
-	mdb_txn_abort(txn);
-	return fail(err, s->path, rc, "cannot write the catalog");
+failed:
+	if (rc != MDB_MAP_FULL)
+		fail(err, s->path, rc, "cannot write the catalog");
+	return rc;
+}
+
+int rs_store_catalog_put(rs_store *s, const rs_catalog *c, rs_error *err)
+{
+	return write_txn(s, catalog_body, (void *)c, err);
 }
 
 int rs_store_catalog_get(rs_store *s, rs_catalog **out, rs_error *err)

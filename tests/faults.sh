@@ -110,6 +110,15 @@ rs --db "$T/map" export -o "$T/map.csv"
 assert_same_file "a grown map holds the same records" "$T/small-ref.csv" "$T/map.csv"
 assert_eq "the map grew" 1 "$(rs --db "$T/map" stats --json | awk -F'[:,]' '/map_bytes/ { print ($2 > 65536) }')"
 
+# every write grows a full map, the catalog's too
+awk 'BEGIN { print "id,code,name"; for (i = 0; i < 3000; i++)
+	printf "%08x-0000-4000-8000-%012x,char-%05d,name number %d\n", i, i, i, i }' > "$T/bigcat.csv"
+REWARDSTORE_MAP_SIZE=32768 rs --db "$T/catmap" catalog "$T/bigcat.csv" 2>/dev/null
+assert_status "a 3,000-code catalog into a 32 KiB map" 0 $?
+rs --db "$T/catmap" import "$T/small-0.jsonl" 2>/dev/null
+rs --db "$T/catmap" verify --json > "$T/catmap.json"
+assert_grep "all of it was stored" '"codes_unknown_to_catalog": \{"count": 60,' "$T/catmap.json"
+
 # --- a disk that fills: a clear error, and the store as at its last commit
 if mkdir -p "$T/tiny" && mount -t tmpfs -o size=512k tmpfs "$T/tiny" 2>/dev/null; then
 	rs --db "$T/tiny/s" import "$T/small-0.jsonl" 2> "$T/tiny.err"
