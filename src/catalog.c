@@ -9,7 +9,6 @@
 #include <rewardstore/text.h>
 #include <rewardstore/uuid.h>
 
-#include "catalog_priv.h"
 #include "csv.h"
 #include "hash.h"
 

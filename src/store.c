@@ -18,7 +18,7 @@
 #include <rewardstore/catalog.h>
 #include <rewardstore/store.h>
 
-#include "catalog_priv.h"
+#include "hash.h"
 
 #define DEFAULT_MAP_SIZE (1ULL << 30)
 #define META_FORMAT "format"
@@ -1022,13 +1022,6 @@ typedef struct code_set {
 	size_t n, cap;
 } code_set;
 
-static uint64_t str_hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-	return h;
-}
 
 static int code_set_add(code_set *cs, const char *p, size_t n)
 {
@@ -1040,7 +1033,7 @@ static int code_set_add(code_set *cs, const char *p, size_t n)
 		for (size_t i = 0; i < cs->cap; i++) {
 			if (cs->slot[i].n == 0)
 				continue;
-			size_t j = str_hash(cs->slot[i].p, cs->slot[i].n) & (cap - 1);
+			size_t j = rs_hash64(cs->slot[i].p, cs->slot[i].n, 0) & (cap - 1);
 			while (slot[j].n)
 				j = (j + 1) & (cap - 1);
 			slot[j] = cs->slot[i];
@@ -1049,7 +1042,7 @@ static int code_set_add(code_set *cs, const char *p, size_t n)
 		cs->slot = slot;
 		cs->cap = cap;
 	}
-	size_t j = str_hash(p, n) & (cs->cap - 1);
+	size_t j = rs_hash64(p, n, 0) & (cs->cap - 1);
 	for (; cs->slot[j].n; j = (j + 1) & (cs->cap - 1))
 		if (cs->slot[j].n == n && memcmp(cs->slot[j].p, p, n) == 0)
 			return 0;

@@ -79,10 +79,16 @@ static int exec_verify(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		goto close_store;
 	int have_catalog = rs_catalog_size(catalog) > 0;
 	rs_cid_policy policy = have_catalog ? RS_CID_CATALOG : RS_CID_NEWEST;
-	/* codes seen unknown, to list each once: a key order walk sees a code
-	 * many times, so remember them */
-	char **codes_seen = NULL;
-	size_t ncodes_seen = 0;
+	/* the codes found unknown, to list each once (a walk in key order sees a
+	 * code once per user): rs_catalog is a hash set by code; each gets a
+	 * made-up id, distinct so that the set's id index stays spread */
+	rs_catalog *unknown = NULL;
+	uint64_t nunknown = 0;
+	if (rs_catalog_new(&unknown)) {
+		rs_msg_error("out of memory");
+		status = EXIT_ERROR;
+		goto free_catalog;
+	}
 
 	rs_error_clear(&err);
 	if ((rc = rs_cursor_open(s, &cur, &err))) {
@@ -120,18 +126,18 @@ static int exec_verify(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			const char *code = (const char *)key + RS_UUID_LEN;
 			size_t code_len = key_len - RS_UUID_LEN;
 			if (!rs_catalog_find(catalog, code, code_len)) {
-				int seen = 0;
-				for (size_t i = 0; i < ncodes_seen && !seen; i++)
-					seen = strlen(codes_seen[i]) == code_len &&
-					       memcmp(codes_seen[i], code, code_len) == 0;
-				if (!seen) {
-					char **cs = realloc(codes_seen, (ncodes_seen + 1) * sizeof *cs);
-					if (cs) {
-						codes_seen = cs;
-						codes_seen[ncodes_seen++] = strndup(code, code_len);
-						add(&unknown_codes, json, "{\"character_code\": \"%.*s\"}",
-						    (int)code_len, code);
-					}
+				uint8_t made_up[RS_UUID_LEN] = { 0 };
+				memcpy(made_up, &nunknown, sizeof nunknown);
+				rc = rs_catalog_add(unknown, made_up, code, code_len, "", 0);
+				if (rc == RS_ENOMEM) {
+					rs_msg_error("out of memory");
+					status = EXIT_ERROR;
+					goto close_cursor;
+				}
+				if (rc == 0) {
+					nunknown++;
+					add(&unknown_codes, json, "{\"character_code\": \"%.*s\"}",
+					    (int)code_len, code);
 				}
 			}
 			/* the ids stored per key: the newest and the oldest seen */
@@ -185,9 +191,7 @@ static int exec_verify(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 close_cursor:
 	rs_cursor_close(cur);
 free_catalog:
-	for (size_t i = 0; i < ncodes_seen; i++)
-		free(codes_seen[i]);
-	free(codes_seen);
+	rs_catalog_free(unknown);
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		for (size_t j = 0; j < all[i]->n; j++)
 			free(all[i]->lines[j]);

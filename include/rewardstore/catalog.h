@@ -24,6 +24,13 @@ typedef struct rs_catalog_entry {
 	rs_str name;
 } rs_catalog_entry;
 
+/* An empty catalog, to fill with rs_catalog_add. */
+int rs_catalog_new(rs_catalog **out);
+/* Add an entry; returns 0, RS_ENOMEM, or 1 when the code is there already
+ * (the entry is not added).  Also a hash set of codes. */
+int rs_catalog_add(rs_catalog *c, const uint8_t id[RS_UUID_LEN], const char *code,
+                   size_t code_len, const char *name, size_t name_len);
+
 /* Read a catalog file.  Bad rows (and a code listed twice: which id is
  * meant is unknown) go to on_reject and are counted in *rejected; a header
  * without id, code and name is an error. */
