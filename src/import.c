@@ -8,7 +8,6 @@
  * later run checks that the input still holds the same bytes before that
  * point and resumes there; an input that does not is read from its start
  * as a new source.  Offsets are in decompressed bytes. */
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +26,15 @@
 #define TAIL_LEN 64
 /* the buffer never grows: it holds the longest line plus the tail */
 #define BUF_SIZE (RS_MAX_LINE + 4096)
-/* A batch is applied in one LMDB transaction, and without MDB_WRITEMAP
- * LMDB holds every page the transaction dirties in malloc'd memory until
- * the commit.  So the batch size follows from a budget of dirty pages:
- * MAX_DIRTY_PAGES of 4 KiB (24 MiB), given how many leaf pages the store
- * has (see batch_keys()).  MDB_WRITEMAP would avoid the copies, but a write
- * into a sparse map on a full disk is a SIGBUS, not an error. */
-#define MAX_DIRTY_PAGES 6144
-#define MIN_BATCH_KEYS 4096
-#define MAX_BATCH_KEYS 32768
-#define DEFAULT_BATCH_BYTES (4u << 20)
+/* Batches: the pre-merged observations of a stretch of input.  Two exist,
+ * one being filled while the other is applied; each is bounded in keys and
+ * in bytes, which bounds the importer's heap (doc/DESIGN.md, "Memory").
+ * The transaction they are applied in spans many of them (rs_txn): a
+ * commit comes every commit_events observations, at the end, and before
+ * a strict stop. */
+#define DEFAULT_BATCH_KEYS 65536
+#define DEFAULT_BATCH_BYTES (16u << 20)
+#define DEFAULT_COMMIT_EVENTS 4000000
 
 /* Lines of an input, each with its absolute offset.  The buffer always
  * keeps TAIL_LEN bytes before the current position, for the tail hash. */
@@ -215,19 +213,110 @@ static void fingerprint(const char *p, size_t n, uint32_t shard_k, uint32_t shar
 }
 
 /* The applier: a thread that sorts a full batch and applies it to the store
- * while the importer parses the next one.  One job at a time. */
+ * while the importer parses the next one.  One job at a time.  It keeps one
+ * transaction open across jobs and commits it with the progress of the
+ * last job applied, so what is committed is always a prefix of the input. */
 typedef struct applier {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	rs_store *s;
+	uint64_t commit_events;
 	rs_batch *job;       /* being applied; NULL when idle */
 	rs_source src;       /* the job's progress */
+	int job_commit;      /* commit after this job */
 	int stop;
 	int rc;              /* the first failure, kept */
 	rs_error err;
-	uint64_t leaf_pages; /* the store's, after the last commit */
+	/* the applier thread's own */
+	rs_txn *txn;         /* open, or NULL */
+	uint64_t since;      /* observations applied in txn */
+	/* every source of this import: its progress as last applied, and its
+	 * bytes in the store as of the last commit (the compare-and-swap
+	 * expectation); dirty when txn holds progress of it */
+	struct applied {
+		rs_source src;
+		uint64_t stored;
+		int dirty;
+	} *srcs;
+	size_t nsrcs, srcs_cap;
+	rs_source *commit_buf;
 } applier;
+
+static int applier_commit(applier *ap, rs_error *err)
+{
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < ap->nsrcs; i++)
+		if (ap->srcs[i].dirty) {
+			ap->commit_buf[n] = ap->srcs[i].src;
+			/* compare and swap: the store must still say what it said
+			 * when this import last saw it */
+			ap->commit_buf[n++].expect_bytes = ap->srcs[i].stored;
+		}
+	rc = rs_txn_commit(ap->txn, ap->commit_buf, n, err);
+	rs_txn_free(ap->txn);
+	ap->txn = NULL;
+	ap->since = 0;
+	for (size_t i = 0; rc == 0 && i < ap->nsrcs; i++)
+		if (ap->srcs[i].dirty) {
+			ap->srcs[i].stored = ap->srcs[i].src.bytes;
+			ap->srcs[i].dirty = 0;
+		}
+	return rc;
+}
+
+/* Note that the open transaction holds src's progress now. */
+static int applier_note(applier *ap, const rs_source *src)
+{
+	size_t i = ap->nsrcs;
+
+	while (i > 0 && memcmp(ap->srcs[i - 1].src.fingerprint, src->fingerprint,
+	                       sizeof src->fingerprint) != 0)
+		i--;
+	if (i == 0) {
+		if (ap->nsrcs == ap->srcs_cap) {
+			size_t cap = ap->srcs_cap ? 2 * ap->srcs_cap : 16;
+			struct applied *a = realloc(ap->srcs, cap * sizeof *a);
+			if (a == NULL)
+				return RS_ENOMEM;
+			ap->srcs = a;
+			rs_source *b = realloc(ap->commit_buf, cap * sizeof *b);
+			if (b == NULL)
+				return RS_ENOMEM;
+			ap->commit_buf = b;
+			ap->srcs_cap = cap;
+		}
+		/* first seen: the store says what the importer read there */
+		ap->srcs[ap->nsrcs].stored = src->expect_bytes;
+		i = ++ap->nsrcs;
+	}
+	ap->srcs[i - 1].src = *src;
+	ap->srcs[i - 1].dirty = 1;
+	return 0;
+}
+
+static int applier_run(applier *ap, rs_batch *b, const rs_source *src, int commit_now,
+                       rs_error *err)
+{
+	int rc;
+
+	rs_batch_sort(b);
+	if (ap->txn == NULL && (rc = rs_txn_begin(ap->s, &ap->txn, err)))
+		return rc;
+	if ((rc = rs_txn_apply(ap->txn, b, err))) {
+		rs_txn_free(ap->txn);
+		ap->txn = NULL;
+		return rc;
+	}
+	if ((rc = applier_note(ap, src)))
+		return rs_error_set(err, rc, "out of memory");
+	ap->since += rs_batch_observations(b);
+	if (commit_now || ap->since >= ap->commit_events || rs_txn_full(ap->txn))
+		return applier_commit(ap, err);
+	return 0;
+}
 
 static void *applier_main(void *arg)
 {
@@ -241,20 +330,16 @@ static void *applier_main(void *arg)
 			break;
 		rs_batch *b = ap->job;
 		rs_source src = ap->src;
+		int commit_now = ap->job_commit;
 		rs_error err;
 		int rc = ap->rc;
-		uint64_t pages = ap->leaf_pages;
 		pthread_mutex_unlock(&ap->mu);
 
 		rs_error_clear(&err);
 		/* after a failure, nothing more is applied: the progress of the
 		 * failed batch was not committed, so neither may later ones be */
-		if (rc == 0) {
-			rs_batch_sort(b);
-			rc = rs_store_apply(ap->s, b, &src, 1, &err);
-			if (rc == 0)
-				rc = rs_store_leaf_pages(ap->s, &pages, &err);
-		}
+		if (rc == 0)
+			rc = applier_run(ap, b, &src, commit_now, &err);
 		rs_batch_clear(b);
 
 		pthread_mutex_lock(&ap->mu);
@@ -262,19 +347,32 @@ static void *applier_main(void *arg)
 			ap->rc = rc;
 			ap->err = err;
 		}
-		ap->leaf_pages = pages;
 		ap->job = NULL;
 		pthread_cond_broadcast(&ap->cv);
+	}
+	/* stopped early (the importer failed): what was applied is a prefix
+	 * of the input, so it is committed rather than thrown away */
+	if (ap->txn) {
+		rs_error err;
+		rs_error_clear(&err);
+		int rc = ap->rc ? ap->rc : applier_commit(ap, &err);
+		if (rc && ap->rc == 0) {
+			ap->rc = rc;
+			ap->err = err;
+		}
+		rs_txn_free(ap->txn);
+		ap->txn = NULL;
 	}
 	pthread_mutex_unlock(&ap->mu);
 	return NULL;
 }
 
-static int applier_start(applier *ap, rs_store *s)
+static int applier_start(applier *ap, rs_store *s, uint64_t commit_events)
 {
 	int rc;
 
 	ap->s = s;
+	ap->commit_events = commit_events;
 	if ((rc = pthread_mutex_init(&ap->mu, NULL)))
 		return rc;
 	if ((rc = pthread_cond_init(&ap->cv, NULL)))
@@ -298,6 +396,8 @@ static void applier_stop(applier *ap)
 	pthread_join(ap->thread, NULL);
 	pthread_cond_destroy(&ap->cv);
 	pthread_mutex_destroy(&ap->mu);
+	free(ap->srcs);
+	free(ap->commit_buf);
 }
 
 /* The reader of the input's records: the JSON event reader or the dump
@@ -337,44 +437,62 @@ static int parse_record(parser *ps, const char *p, size_t n, const rs_obs **ev,
 	return rc;
 }
 
-typedef struct importer {
+/* An import: one applier and one transaction for all its inputs. */
+struct rs_import {
 	rs_store *s;
 	const rs_import_opts *opts;
 	rs_batch *batch;      /* being filled */
 	rs_batch *spare;      /* being applied, or idle */
 	applier ap;
+	char *buf;            /* the line reader's buffer, for every input */
+	/* the progress handed to the applier for each source, the last first
+	 * to look up: an input read twice in one import must see its first
+	 * reading, which may not be committed yet */
+	rs_source *handed;
+	size_t nhanded, handed_cap;
+	int started;          /* the applier thread runs */
+};
+
+/* One input of an import. */
+typedef struct importer {
+	rs_import *imp;
+	rs_store *s;
+	const rs_import_opts *opts;
 	parser ps;
 	rs_source src;        /* progress as committed next */
 	rs_source at_start;   /* progress before this run */
-	uint64_t stored_bytes; /* the progress in the store, as far as we know */
 	rs_import_counts *counts;
 	line_reader lr;
 } importer;
 
-/* How many keys the next batch may hold: keys spread over the store's L
- * leaf pages dirty about L(1 - e^(-K/L)) of them, so the largest K within
- * the budget is -L ln(1 - budget/L); a store smaller than the budget takes
- * the largest batches. */
-static size_t batch_keys(const rs_import_opts *opts, uint64_t leaf_pages)
+static int hand_note(rs_import *imp, const rs_source *src)
 {
-	if (opts->batch_keys)
-		return opts->batch_keys;
-	double L = (double)leaf_pages, budget = MAX_DIRTY_PAGES;
-	double k = L > budget * 1.01 ? -L * log(1.0 - budget / L) : MAX_BATCH_KEYS;
-	if (k < MIN_BATCH_KEYS)
-		k = MIN_BATCH_KEYS;
-	if (k > MAX_BATCH_KEYS)
-		k = MAX_BATCH_KEYS;
-	return (size_t)k;
+	for (size_t i = imp->nhanded; i-- > 0;)
+		if (memcmp(imp->handed[i].fingerprint, src->fingerprint, sizeof src->fingerprint) == 0) {
+			imp->handed[i] = *src;
+			return 0;
+		}
+	if (imp->nhanded == imp->handed_cap) {
+		size_t cap = imp->handed_cap ? 2 * imp->handed_cap : 16;
+		rs_source *h = realloc(imp->handed, cap * sizeof *h);
+		if (h == NULL)
+			return RS_ENOMEM;
+		imp->handed = h;
+		imp->handed_cap = cap;
+	}
+	imp->handed[imp->nhanded++] = *src;
+	return 0;
 }
 
 /* Hand the batch to the applier with the source's progress: the input up
  * to the absolute offset at, where a line starts, is applied when the batch
- * is.  With wait, return only when it has been, and say how it went. */
+ * is.  With wait, the applier commits after it, and this returns only when
+ * it has, saying how it went. */
 static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
                   int wait, rs_error *err)
 {
-	applier *ap = &im->ap;
+	rs_import *imp = im->imp;
+	applier *ap = &imp->ap;
 	int rc;
 
 	im->src.bytes = at;
@@ -383,23 +501,21 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	im->src.tail_hash = tail_hash(&im->lr, at);
 	im->src.events = im->at_start.events + im->counts->events;
 	im->src.rejected = im->at_start.rejected + im->counts->rejected;
-	/* what the store says now: what this import read at its start, or
-	 * wrote at its last commit (commits are applied in order) */
-	im->src.expect_bytes = im->stored_bytes;
-	im->stored_bytes = at;
 
 	pthread_mutex_lock(&ap->mu);
 	while (ap->job)
 		pthread_cond_wait(&ap->cv, &ap->mu);
-	if ((rc = ap->rc) == 0) {
-		ap->job = im->batch;
+	if ((rc = ap->rc) == 0 && (rc = hand_note(imp, &im->src))) {
+		rs_error_set(&ap->err, rc, "out of memory");
+	} else if (rc == 0) {
+		ap->job = imp->batch;
 		ap->src = im->src;
+		ap->job_commit = wait;
 		pthread_cond_broadcast(&ap->cv);
-		/* fill the other batch meanwhile, sized for the store as it is */
-		rs_batch *t = im->batch;
-		im->batch = im->spare;
-		im->spare = t;
-		rs_batch_set_max_keys(im->batch, batch_keys(im->opts, ap->leaf_pages));
+		/* fill the other batch meanwhile */
+		rs_batch *t = imp->batch;
+		imp->batch = imp->spare;
+		imp->spare = t;
 		if (wait) {
 			while (ap->job)
 				pthread_cond_wait(&ap->cv, &ap->mu);
@@ -437,8 +553,20 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 		return rc;
 	fingerprint(first, first_len, im->opts->shard_k, im->opts->shard_n, im->src.fingerprint);
 	snprintf(im->src.name, sizeof im->src.name, "%s", path);
-	rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
-	im->stored_bytes = rc == 0 ? im->at_start.bytes : 0;
+	/* this import's own reading of it first: it may not be committed yet */
+	rc = MDB_NOTFOUND;
+	for (size_t i = im->imp->nhanded; i-- > 0;)
+		if (memcmp(im->imp->handed[i].fingerprint, im->src.fingerprint,
+		           sizeof im->src.fingerprint) == 0) {
+			im->at_start = im->imp->handed[i];
+			rc = 0;
+			break;
+		}
+	if (rc == MDB_NOTFOUND)
+		rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
+	/* what the store says now, if the applier has not seen this source
+	 * yet: each commit checks that the store still says it */
+	im->src.expect_bytes = rc == 0 ? im->at_start.bytes : 0;
 	if (rc == MDB_NOTFOUND || im->opts->force || first_len == 0) {
 		memset(&im->at_start, 0, sizeof im->at_start);
 		return 0;
@@ -479,10 +607,100 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 	return 0;
 }
 
+int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
+                    rs_error *err)
+{
+	rs_import *imp = calloc(1, sizeof *imp);
+	int rc;
+
+	*out = NULL;
+	if (imp == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	imp->s = s;
+	imp->opts = opts;
+	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
+	size_t keys = opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS;
+	if ((rc = rs_batch_new(&imp->batch, keys, bytes)) ||
+	    (rc = rs_batch_new(&imp->spare, keys, bytes)) ||
+	    (imp->buf = malloc(BUF_SIZE)) == NULL) {
+		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+		goto free_import;
+	}
+	if ((rc = applier_start(&imp->ap, s,
+	                        opts->commit_events ? opts->commit_events
+	                                            : DEFAULT_COMMIT_EVENTS))) {
+		rs_error_set(err, rc, "cannot start a thread: %s", rs_strerror(rc));
+		goto free_import;
+	}
+	imp->started = 1;
+	*out = imp;
+	return 0;
+free_import:
+	rs_import_free(imp);
+	return rc;
+}
+
+int rs_import_commit(rs_import *imp, rs_error *err)
+{
+	applier *ap = &imp->ap;
+	int rc;
+
+	pthread_mutex_lock(&ap->mu);
+	while (ap->job)
+		pthread_cond_wait(&ap->cv, &ap->mu);
+	if ((rc = ap->rc) == 0 && ap->txn) {
+		/* the applier thread owns the transaction: an empty job with
+		 * commit set has it commit */
+		rs_batch_clear(imp->batch);
+		ap->job = imp->batch;
+		ap->job_commit = 1;
+		ap->src = imp->handed[imp->nhanded - 1];
+		pthread_cond_broadcast(&ap->cv);
+		while (ap->job)
+			pthread_cond_wait(&ap->cv, &ap->mu);
+		rc = ap->rc;
+	}
+	if (rc)
+		*err = ap->err;
+	pthread_mutex_unlock(&ap->mu);
+	return rc;
+}
+
+void rs_import_free(rs_import *imp)
+{
+	if (imp == NULL)
+		return;
+	/* a transaction still open is committed: what it holds is a prefix
+	 * of each input */
+	if (imp->started)
+		applier_stop(&imp->ap);
+	rs_batch_free(imp->batch);
+	rs_batch_free(imp->spare);
+	free(imp->buf);
+	free(imp->handed);
+	free(imp);
+}
+
 int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
                   rs_import_counts *counts, rs_error *err)
 {
-	importer im = { .s = s, .opts = opts, .counts = counts };
+	rs_import *imp;
+	int rc;
+
+	memset(counts, 0, sizeof *counts);
+	if ((rc = rs_import_begin(s, opts, &imp, err)))
+		return rc;
+	rc = rs_import_add(imp, path, counts, err);
+	if (rc == 0)
+		rc = rs_import_commit(imp, err);
+	rs_import_free(imp);
+	return rc;
+}
+
+int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs_error *err)
+{
+	const rs_import_opts *opts = imp->opts;
+	importer im = { .imp = imp, .s = imp->s, .opts = opts, .counts = counts };
 	uint64_t lineno;
 	unsigned open_line = 0;
 	int rc;
@@ -490,29 +708,13 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	memset(counts, 0, sizeof *counts);
 	if ((rc = parser_new(&im.ps, opts))) {
 		rs_error_set(err, rc, "out of memory");
-		goto free_batches;
+		goto free_parser;
 	}
 	im.lr.csv = opts->format == RS_IN_DUMP_CSV;
-	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
-	if ((rc = rs_batch_new(&im.batch, MAX_BATCH_KEYS, bytes)) ||
-	    (rc = rs_batch_new(&im.spare, MAX_BATCH_KEYS, bytes))) {
-		rs_error_set(err, rc, "out of memory");
-		goto free_batches;
-	}
-	if ((rc = rs_store_leaf_pages(s, &im.ap.leaf_pages, err)))
-		goto free_batches;
-	rs_batch_set_max_keys(im.batch, batch_keys(opts, im.ap.leaf_pages));
-	if ((rc = applier_start(&im.ap, s))) {
-		rs_error_set(err, rc, "cannot start a thread: %s", rs_strerror(rc));
-		goto free_batches;
-	}
 	im.lr.cap = BUF_SIZE;
-	if ((im.lr.buf = malloc(im.lr.cap)) == NULL) {
-		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-		goto stop_applier;
-	}
+	im.lr.buf = imp->buf;
 	if ((rc = rs_input_open(&im.lr.in, path, err)))
-		goto free_buf;
+		goto free_parser;
 	int restart;
 	if ((rc = resume(&im, path, &restart, err)))
 		goto close_input;
@@ -531,7 +733,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		im.lr.base = 0;
 		im.lr.eof = 0;
 		if ((rc = rs_input_open(&im.lr.in, path, err)))
-			goto free_buf;
+			goto free_parser;
 	}
 	lineno = im.at_start.lines;
 	uint64_t read_from = im.lr.base + im.lr.start;
@@ -548,7 +750,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 
 		/* absolute: a refill in next_line may move the buffer */
 		uint64_t at = im.lr.base + im.lr.start;
-		if (!im.lr.overlong && rs_batch_full(im.batch) &&
+		if (!im.lr.overlong && rs_batch_full(imp->batch) &&
 		    (rc = commit(&im, at, lineno, 0, 0, err)))
 			goto close_input;
 		if ((rc = next_line(&im.lr, &l, err)))
@@ -660,7 +862,7 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 		for (size_t i = 0; i < nev; i++) {
 			if (opts->shard_n > 1 && rs_shard_of(ev[i].user_id, opts->shard_n) != opts->shard_k)
 				continue;
-			if ((rc = rs_batch_add_obs(im.batch, &ev[i]))) {
+			if ((rc = rs_batch_add_obs(imp->batch, &ev[i]))) {
 				rs_error_set(err, rc, "out of memory");
 				goto close_input;
 			}
@@ -673,21 +875,15 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	counts->bytes = im.lr.base + im.lr.start - read_from;
 	counts->already_done = counts->skipped_bytes > 0 && counts->lines == 0;
 	/* record the progress even when nothing new was applied, unless the
-	 * input held nothing complete at all */
-	if (im.lr.base + im.lr.start > 0 || rs_batch_count(im.batch))
-		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, 1, err);
+	 * input held nothing complete at all; the applier commits when it is
+	 * time, rs_import_commit at the end */
+	if (im.lr.base + im.lr.start > 0 || rs_batch_count(imp->batch))
+		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, 0, err);
 	else
 		rc = 0;
 close_input:
 	rs_input_close(im.lr.in);
-free_buf:
-	free(im.lr.buf);
-stop_applier:
-	/* a batch still being applied is finished: its progress goes with it */
-	applier_stop(&im.ap);
-free_batches:
-	rs_batch_free(im.batch);
-	rs_batch_free(im.spare);
+free_parser:
 	parser_free(&im.ps);
 	return rc;
 }

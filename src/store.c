@@ -1,11 +1,32 @@
 /* The store: an LMDB environment directory (see include/rewardstore/store.h
  * for its databases, doc/DESIGN.md for durability).
  *
- * Writes happen only in rs_store_apply: one write transaction holds a whole
- * batch of merged records and the progress of the sources that produced
- * them, so a crash at any moment leaves either all of a batch or none. */
+ * Every write transaction holds merged records together with the progress
+ * of the sources that produced them, so a crash at any moment leaves either
+ * all of a transaction or none.
+ *
+ * A writer opens the environment with MDB_WRITEMAP: LMDB then writes pages
+ * in place in the shared file mapping instead of malloc'ing a copy of every
+ * page a transaction dirties.  That is what lets one transaction span
+ * millions of events with flat anonymous memory, and copy each B-tree page
+ * at most once however many keys land on it (doc/DESIGN.md, "Applying").
+ * Its costs, and what pays them:
+ * - LMDB ftruncates data.mdb to the map size when it maps it, so two
+ *   writers with different map sizes could cut the file under each other.
+ *   Writers therefore take an exclusive flock on the store directory for
+ *   as long as they have it open: one writing process at a time, the others
+ *   wait (they would wait for LMDB's write lock anyway).
+ * - The file is sparse up to the map size while a writer has it; closing
+ *   trims it back to the pages in use, under LMDB's write lock.
+ * - A write into a hole of the file on a full disk is a SIGBUS, not an
+ *   error code: the program turns that signal into its full-disk message
+ *   (tools/rewardstore.c).  Nothing is committed by then, so the store is
+ *   as it was at its last commit. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +52,7 @@ struct rs_store {
 	char path[RS_ERROR_SOURCE_LEN];
 	uint8_t *scratch;
 	size_t scratch_cap;
+	int lock_fd;              /* the store directory, flocked by a writer; -1 */
 };
 
 struct rs_cursor {
@@ -196,25 +218,83 @@ abort:
 
 /* A data file shorter than the pages its meta page counts would be a
  * SIGBUS when LMDB reads past its end, not an error: check first. */
-static int check_size(rs_store *s, rs_error *err)
+static int check_size(MDB_env *env, const char *path, rs_error *err)
 {
 	MDB_envinfo info;
 	MDB_stat st;
 	struct stat fst;
 	char data[RS_ERROR_SOURCE_LEN + 16];
 
-	snprintf(data, sizeof data, "%s/data.mdb", s->path);
-	if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st) || stat(data, &fst))
+	snprintf(data, sizeof data, "%s/data.mdb", path);
+	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st) || stat(data, &fst))
 		return 0; /* nothing to compare: LMDB will say */
 	if ((uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
 		rs_error_set(err, RS_ECORRUPT,
 		             "store '%s' is damaged: data.mdb has %llu bytes, its pages need %llu",
-		             s->path, (unsigned long long)fst.st_size,
+		             path, (unsigned long long)fst.st_size,
 		             (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
-		rs_error_locate(err, s->path, 0, 0);
+		rs_error_locate(err, path, 0, 0);
 		return RS_ECORRUPT;
 	}
 	return 0;
+}
+
+static int env_open(MDB_env **out, const char *path, unsigned mflags, uint64_t map_size,
+                    rs_error *err)
+{
+	MDB_env *env;
+	int rc;
+
+	if ((rc = mdb_env_create(&env)))
+		return fail(err, path, rc, "cannot create an LMDB environment");
+	if ((rc = mdb_env_set_maxdbs(env, 8)) ||
+	    (rc = mdb_env_set_mapsize(env, map_size ? map_size : DEFAULT_MAP_SIZE))) {
+		fail(err, path, rc, "cannot configure LMDB");
+		goto close_env;
+	}
+	if ((rc = mdb_env_open(env, path, mflags, 0666))) {
+		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+			rs_error_set(err, RS_ENOSTORE, "'%s' is not a store: %s", path, mdb_strerror(rc));
+			rs_error_locate(err, path, 0, 0);
+			rc = RS_ENOSTORE;
+		} else {
+			fail(err, path, rc, "cannot open the store");
+		}
+		goto close_env;
+	}
+	if ((rc = check_size(env, path, err)))
+		goto close_env;
+	*out = env;
+	return 0;
+close_env:
+	mdb_env_close(env);
+	return rc;
+}
+
+/* A writer's open ftruncates data.mdb to the map size (MDB_WRITEMAP), so a
+ * damaged file must be found before that, with a read-only look. */
+static int precheck(const char *path, off_t *size, rs_error *err)
+{
+	char data[RS_ERROR_SOURCE_LEN + 16];
+	struct stat fst;
+	MDB_env *env;
+	rs_error ignored;
+	int rc;
+
+	*size = -1;
+	snprintf(data, sizeof data, "%s/data.mdb", path);
+	if (stat(data, &fst) != 0)
+		return 0; /* a new store */
+	*size = fst.st_size;
+	rs_error_clear(&ignored);
+	rc = env_open(&env, path, MDB_RDONLY | MDB_NORDAHEAD, 0, &ignored);
+	if (rc == RS_ECORRUPT) {
+		*err = ignored;
+		return rc;
+	}
+	if (rc == 0)
+		mdb_env_close(env);
+	return 0; /* anything else, the real open will say */
 }
 
 int rs_store_open(rs_store **out, const char *path, unsigned flags,
@@ -228,6 +308,7 @@ int rs_store_open_sized(rs_store **out, const char *path, unsigned flags,
 {
 	rs_store *s;
 	unsigned mflags = MDB_NORDAHEAD;
+	off_t size_before = -1;
 	int rc;
 
 	*out = NULL;
@@ -237,46 +318,85 @@ int rs_store_open_sized(rs_store **out, const char *path, unsigned flags,
 	if (s == NULL)
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
 	s->flags = flags;
+	s->lock_fd = -1;
 	snprintf(s->path, sizeof s->path, "%s", path);
-	if (flags & RS_STORE_RDONLY)
+	if (flags & RS_STORE_RDONLY) {
 		mflags |= MDB_RDONLY;
+	} else {
+		/* one writing process at a time: see the top of this file */
+		if ((s->lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			rc = fail(err, path, errno, "cannot open the store directory");
+			goto free_store;
+		}
+		while (flock(s->lock_fd, LOCK_EX) != 0) {
+			if (errno != EINTR) {
+				rc = fail(err, path, errno, "cannot lock the store for writing");
+				goto free_store;
+			}
+		}
+		if ((rc = precheck(path, &size_before, err)))
+			goto free_store;
+		mflags |= MDB_WRITEMAP;
+	}
 	if (flags & RS_STORE_NOSYNC)
 		mflags |= MDB_NOSYNC;
-	if ((rc = mdb_env_create(&s->env))) {
-		fail(err, path, rc, "cannot create an LMDB environment");
-		goto free_store;
-	}
-	if ((rc = mdb_env_set_maxdbs(s->env, 8)) ||
-	    (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : DEFAULT_MAP_SIZE))) {
-		fail(err, path, rc, "cannot configure LMDB");
-		goto close_env;
-	}
-	if ((rc = mdb_env_open(s->env, path, mflags, 0666))) {
-		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
-			rs_error_set(err, RS_ENOSTORE, "'%s' is not a store: %s", path, mdb_strerror(rc));
-			rs_error_locate(err, path, 0, 0);
-			rc = RS_ENOSTORE;
-		} else {
-			fail(err, path, rc, "cannot open the store");
-		}
-		goto close_env;
-	}
-	if ((rc = check_size(s, err)) || (rc = open_dbs(s, err)))
+	if ((rc = env_open(&s->env, path, mflags, map_size, err)))
+		goto restore_size;
+	if ((rc = open_dbs(s, err)))
 		goto close_env;
 	*out = s;
 	return 0;
 close_env:
 	mdb_env_close(s->env);
+restore_size:
+	/* a store refused is left as it was, to the byte */
+	if (size_before >= 0) {
+		char data[RS_ERROR_SOURCE_LEN + 16];
+		snprintf(data, sizeof data, "%s/data.mdb", path);
+		if (truncate(data, size_before) != 0) {
+			/* nothing better to do: the error already says why */
+		}
+	}
 free_store:
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s);
 	return rc;
+}
+
+/* Give back the sparse tail that MDB_WRITEMAP's ftruncate made: cut the
+ * file to the pages the last commit uses.  Under LMDB's write lock, so no
+ * transaction of another process is writing past them; readers never read
+ * past their snapshot's last page. */
+static void trim(rs_store *s)
+{
+	MDB_txn *txn;
+	MDB_envinfo info;
+	MDB_stat st;
+	mdb_filehandle_t fd;
+	struct stat fst;
+
+	if (mdb_txn_begin(s->env, NULL, 0, &txn))
+		return;
+	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0 &&
+	    mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &fst) == 0) {
+		off_t used = (off_t)((info.me_last_pgno + 1) * (uint64_t)st.ms_psize);
+		if (fst.st_size > used && ftruncate(fd, used) != 0) {
+			/* a longer file than needed is harmless */
+		}
+	}
+	mdb_txn_abort(txn);
 }
 
 void rs_store_close(rs_store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->lock_fd >= 0)
+		trim(s);
 	mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* and the flock with it */
 	free(s->scratch);
 	free(s);
 }
@@ -499,7 +619,13 @@ static int write_txn(rs_store *s, txn_body body, void *ctx, rs_error *err)
 		MDB_envinfo info;
 		int rc;
 
-		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == MDB_MAP_RESIZED) {
+			/* another process grew the map: take its size */
+			if ((rc = mdb_env_set_mapsize(s->env, 0)))
+				return fail(err, s->path, rc, "cannot grow the map");
+			continue;
+		}
+		if (rc)
 			return fail(err, s->path, rc, "cannot begin a write transaction");
 		if ((rc = body(s, txn, ctx, err))) {
 			mdb_txn_abort(txn);
@@ -532,7 +658,7 @@ static int apply_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
 	const apply_job *j = arg;
 	const rs_source *src = j->src;
-	int rc = apply_records(s, txn, j->b, err);
+	int rc = j->b ? apply_records(s, txn, j->b, err) : 0;
 
 	for (size_t i = 0; rc == 0 && i < j->nsrc; i++) {
 		/* compare and swap: the progress must be what this import last
@@ -572,26 +698,170 @@ static int apply_with(rs_store *s, const rs_batch *b, const rs_source *src,
 	return write_txn(s, apply_body, &j, err);
 }
 
-int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err)
-{
-	MDB_txn *txn;
-	MDB_stat st;
-	int rc;
-
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return fail(err, s->path, rc, "cannot begin a read transaction");
-	if ((rc = mdb_stat(txn, s->records, &st)) == 0)
-		*pages = st.ms_leaf_pages;
-	else
-		fail(err, s->path, rc, "cannot read the store's statistics");
-	mdb_txn_abort(txn);
-	return rc;
-}
-
 int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err)
 {
 	return apply_with(s, b, src, nsrc, NULL, NULL, err);
+}
+
+/* ---- one transaction over many batches ----
+ *
+ * With MDB_WRITEMAP a transaction's dirty pages live in the file mapping,
+ * not in the heap, so the importer keeps one transaction open across many
+ * batches: a page is copied the first time the transaction touches it and
+ * written in place after that.  The map must have room for every page the
+ * transaction may write, since a full map can only abort it: begin makes
+ * room for a copy of the whole tree plus a reserve, and rs_txn_full() says
+ * when the tree has grown so near that a commit should come first. */
+
+#define TXN_RESERVE (512ULL << 20) /* room made at begin beyond the tree's copy */
+#define TXN_MARGIN (192ULL << 20)  /* room a batch may need: the largest batch's
+                                    * bytes several times over */
+
+struct rs_txn {
+	rs_store *s;
+	MDB_txn *txn;
+	uint64_t start_end;  /* bytes in use at the last commit */
+	uint64_t map_size;
+	size_t batches;      /* applied in this transaction */
+};
+
+static uint64_t tree_bytes(MDB_txn *txn, MDB_dbi dbi, unsigned psize)
+{
+	MDB_stat st;
+	if (mdb_stat(txn, dbi, &st))
+		return 0;
+	return (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * psize;
+}
+
+static int txn_start(rs_txn *t, rs_error *err)
+{
+	rs_store *s = t->s;
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	for (;;) {
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &t->txn)) == MDB_MAP_RESIZED) {
+			/* another process grew the map: take its size */
+			if ((rc = mdb_env_set_mapsize(s->env, 0)))
+				return fail(err, s->path, rc, "cannot grow the map");
+			continue;
+		}
+		if (rc)
+			return fail(err, s->path, rc, "cannot begin a write transaction");
+		mdb_env_info(s->env, &info);
+		mdb_env_stat(s->env, &st);
+		t->start_end = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+		t->map_size = info.me_mapsize;
+		uint64_t want = t->start_end + tree_bytes(t->txn, s->records, st.ms_psize) +
+		                TXN_RESERVE;
+		if (want <= t->map_size)
+			return 0;
+		/* the map can only change with no transaction open */
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+		uint64_t size = t->map_size ? t->map_size : DEFAULT_MAP_SIZE;
+		while (size < want)
+			size *= 2;
+		if ((rc = mdb_env_set_mapsize(s->env, size)))
+			return fail(err, s->path, rc, "cannot grow the map");
+	}
+}
+
+int rs_txn_begin(rs_store *s, rs_txn **out, rs_error *err)
+{
+	rs_txn *t = calloc(1, sizeof *t);
+	int rc;
+
+	*out = NULL;
+	if (t == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	t->s = s;
+	if ((rc = txn_start(t, err))) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int rs_txn_apply(rs_txn *t, const rs_batch *b, rs_error *err)
+{
+	rs_store *s = t->s;
+	int rc;
+
+	while ((rc = apply_records(s, t->txn, b, err)) == MDB_MAP_FULL && t->batches == 0) {
+		/* nothing else is in the transaction: grow the map and apply
+		 * this batch again */
+		MDB_envinfo info;
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+		mdb_env_info(s->env, &info);
+		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
+			return fail(err, s->path, rc, "cannot grow the map");
+		if ((rc = txn_start(t, err)))
+			return rc;
+	}
+	if (rc == MDB_MAP_FULL)
+		fail(err, s->path, rc,
+		     "the store's map filled before a commit (nothing since the last commit "
+		     "was applied; run again to resume)");
+	if (rc) {
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+		return rc;
+	}
+	t->batches++;
+	return 0;
+}
+
+int rs_txn_full(const rs_txn *t)
+{
+	MDB_stat st;
+
+	if (t->txn == NULL || mdb_env_stat(t->s->env, &st))
+		return 0;
+	/* every page this transaction has written belongs to the tree now, or
+	 * was freed and reused within it: so it has used at most this much */
+	uint64_t bound = t->start_end + tree_bytes(t->txn, t->s->records, st.ms_psize);
+	return bound + TXN_MARGIN > t->map_size;
+}
+
+int rs_txn_commit(rs_txn *t, const rs_source *src, size_t nsrc, rs_error *err)
+{
+	apply_job j = { NULL, src, nsrc, NULL, NULL };
+	rs_store *s = t->s;
+	int rc;
+
+	if (t->txn == NULL)
+		return rs_error_set(err, RS_EUSAGE, "the transaction was aborted");
+	rc = apply_body(s, t->txn, &j, err);
+	if (rc == MDB_MAP_FULL)
+		fail(err, s->path, rc,
+		     "the store's map filled before a commit (nothing since the last commit "
+		     "was applied; run again to resume)");
+	if (rc) {
+		mdb_txn_abort(t->txn);
+	} else if ((rc = mdb_txn_commit(t->txn))) {
+		rc = rc == MDB_MAP_FULL
+		             ? fail(err, s->path, rc,
+		                    "the store's map filled at a commit (nothing since the last "
+		                    "commit was applied; run again to resume)")
+		             : commit_failed(s, rc, err);
+	}
+	t->txn = NULL;
+	t->batches = 0;
+	return rc;
+}
+
+void rs_txn_free(rs_txn *t)
+{
+	if (t == NULL)
+		return;
+	if (t->txn)
+		mdb_txn_abort(t->txn);
+	free(t);
 }
 
 /* ---- merging stores ----

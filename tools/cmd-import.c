@@ -169,6 +169,9 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	knob = getenv("REWARDSTORE_BATCH_BYTES");
 	if (knob)
 		opts->batch_bytes = strtoull(knob, NULL, 10);
+	knob = getenv("REWARDSTORE_COMMIT_EVENTS");
+	if (knob)
+		opts->commit_events = strtoull(knob, NULL, 10);
 
 	counts_of = calloc((size_t)ninputs, sizeof *counts_of);
 	secs_of = calloc((size_t)ninputs, sizeof *secs_of);
@@ -177,15 +180,22 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 		status = EXIT_ERROR;
 		goto close_store;
 	}
+	rs_import *imp;
+	rs_error err;
+	rs_error_clear(&err);
+	if (rs_import_begin(s, opts, &imp, &err)) {
+		rs_msg_error_value(&err);
+		status = EXIT_ERROR;
+		goto close_store;
+	}
 	for (int i = 0; i < ninputs; i++, done++) {
 		rs_import_counts counts;
-		rs_error err;
 		double t0 = now();
 		int rc;
 
 		rs_error_clear(&err);
 		rctx.started = t0;
-		rc = rs_import_log(s, inputs[i], opts, &counts, &err);
+		rc = rs_import_add(imp, inputs[i], &counts, &err);
 		if (rctx.shown_any) {
 			fputs("\r\033[K", stderr);
 			rctx.shown_any = 0;
@@ -220,6 +230,16 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 			break;
 		}
 	}
+	/* all inputs in one transaction: commit it (after a failure, freeing
+	 * the import commits what was applied, each input's prefix) */
+	if (status == EXIT_OK) {
+		rs_error_clear(&err);
+		if (rs_import_commit(imp, &err)) {
+			rs_msg_error_value(&err);
+			status = EXIT_ERROR;
+		}
+	}
+	rs_import_free(imp);
 	/* the summary ends every import, after the messages about lines */
 	fprintf(stderr, "%-32s %12s %12s %10s %8s %10s\n", "source", "lines", "events",
 	        "rejected", "blank", "time");

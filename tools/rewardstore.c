@@ -1,7 +1,10 @@
 /* rewardstore: the program's entry point and command table. */
+#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "cmd.h"
@@ -85,6 +88,36 @@ int rs_cmd_common_option(const rs_cmd *cmd, rs_cmd_ctx *ctx, int c)
 	}
 }
 
+/* A store open for writing is mapped writable (see src/store.c), and a
+ * write into the map that the disk cannot hold is a SIGBUS, not an error
+ * code.  Nothing is committed at that point, so the store is as it was at
+ * its last commit: say so, and exit with the error status. */
+static char sigbus_msg[sizeof "rewardstore: error: " + RS_ERROR_SOURCE_LEN + 200];
+static size_t sigbus_len;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, sigbus_msg, sigbus_len) < 0) {
+		/* nothing left to tell it with */
+	}
+	_exit(EXIT_ERROR);
+}
+
+static void catch_sigbus(const char *db)
+{
+	struct sigaction sa;
+	int n = snprintf(sigbus_msg, sizeof sigbus_msg,
+	                 "rewardstore: error: cannot write to the store '%s': no space left on "
+	                 "device, or an I/O error (the store is as it was at its last commit)\n",
+	                 db);
+	sigbus_len = n < 0 ? 0 : (size_t)n < sizeof sigbus_msg ? (size_t)n : sizeof sigbus_msg - 1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
 {
 	rs_error err;
@@ -92,6 +125,8 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
 	 * map growth (a full map grows by itself) */
 	const char *map = getenv("REWARDSTORE_MAP_SIZE");
 	rs_error_clear(&err);
+	if (!(flags & RS_STORE_RDONLY))
+		catch_sigbus(ctx->db);
 	if (rs_store_open_sized(out, ctx->db, flags, map ? strtoull(map, NULL, 10) : 0, &err)) {
 		rs_msg_error("%s", err.text);
 		return EXIT_ERROR;

@@ -63,6 +63,10 @@ typedef struct rs_import_opts {
 	int32_t default_offset_min;  /* RS_TZ_NONE or --default-tz */
 	size_t batch_keys;           /* 0: the default */
 	size_t batch_bytes;          /* 0: the default */
+	/* Commit after about this many observations (0: the default, 4
+	 * million).  A commit is what a crash falls back to; between commits
+	 * each B-tree page is copied once, so fewer commits write less. */
+	uint64_t commit_events;
 	rs_reject_fn on_reject;
 	rs_warn_fn on_warning;
 	rs_progress_fn on_progress;
@@ -73,12 +77,27 @@ typedef struct rs_import_opts {
  * documented, stable function, so that machines agree on it. */
 uint32_t rs_shard_of(const uint8_t user[16], uint32_t n);
 
-/* Import one reward log or dump (plain, gzip or zstd; "-" is standard
- * input), as opts->format says.
- * Returns 0 when the input was read to its end (bad lines are counted, not
- * errors), RS_ESTOPPED when strict mode stopped at a bad line (what came
- * before it is committed), or another status for an error that stopped the
- * import. */
+/* An import of one or more inputs (plain, gzip or zstd; "-" is standard
+ * input), as opts->format says.  Its inputs are applied in one transaction
+ * that commits every opts->commit_events observations and at
+ * rs_import_commit, with every input's progress: until a commit, nothing
+ * of them is in the store.  opts must outlive the import.
+ *
+ * rs_import_add returns 0 when the input was read to its end (bad lines are
+ * counted, not errors), RS_ESTOPPED when strict mode stopped at a bad line
+ * (what came before it is committed), or another status for an error that
+ * stopped the import (what the transaction holds is committed when the
+ * import is freed: it is a prefix of each input).  rs_import_free commits
+ * what rs_import_commit did not, unless a failure came first. */
+typedef struct rs_import rs_import;
+int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
+                    rs_error *err);
+int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts,
+                  rs_error *err);
+int rs_import_commit(rs_import *imp, rs_error *err);
+void rs_import_free(rs_import *imp);
+
+/* One input, begun, added and committed. */
 int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
                   rs_import_counts *counts, rs_error *err);
 

@@ -22,7 +22,11 @@ extern "C" {
 #define RS_STORE_FORMAT 1
 
 enum {
-	RS_STORE_RDONLY = 1 << 0, /* open for reading; the store must exist */
+	/* Open for reading; the store must exist.  Without it the store is
+	 * opened for writing, which waits until no other process has it open
+	 * for writing (an flock on the directory), maps it writable, and trims
+	 * the file to the pages in use on close. */
+	RS_STORE_RDONLY = 1 << 0,
 	RS_STORE_NOSYNC = 1 << 1  /* do not fsync commits (bulk loads) */
 };
 
@@ -68,6 +72,23 @@ int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
 int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err);
 
+/* One write transaction over many batches, for bulk loads: each B-tree
+ * page is copied once per transaction, however many batches touch it, and
+ * (the store being mapped for writing) the pages it writes are the page
+ * cache's, not the heap's.  Nothing is durable, or visible to readers,
+ * before rs_txn_commit, which writes the sources' progress with the
+ * records.  After a failure of apply or commit the transaction is aborted
+ * (the store is as it was at its last commit); only rs_txn_free is left
+ * to call. */
+typedef struct rs_txn rs_txn;
+int rs_txn_begin(rs_store *s, rs_txn **out, rs_error *err);
+int rs_txn_apply(rs_txn *t, const rs_batch *b, rs_error *err);
+/* Whether the map is getting too full for another batch: commit first. */
+int rs_txn_full(const rs_txn *t);
+int rs_txn_commit(rs_txn *t, const rs_source *src, size_t nsrc, rs_error *err);
+/* Abort what was not committed, and free. */
+void rs_txn_free(rs_txn *t);
+
 typedef struct rs_merge_counts {
 	uint64_t records;        /* records folded in this run */
 	uint64_t observations;   /* their observation counts */
@@ -83,8 +104,6 @@ typedef struct rs_merge_counts {
 int rs_store_merge(rs_store *s, const char *src_path, int force, size_t batch_keys,
                    rs_merge_counts *counts, rs_error *err);
 
-/* Leaf pages of the records tree now: how many pages a batch can dirty. */
-int rs_store_leaf_pages(rs_store *s, uint64_t *pages, rs_error *err);
 
 /* A read-only cursor over the records of one snapshot. */
 typedef struct rs_cursor rs_cursor;
