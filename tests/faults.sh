@@ -28,13 +28,14 @@ rs --db "$T/ref" import --no-sync $BIG 2>/dev/null
 rs --db "$T/ref" export -o "$T/ref.csv"
 assert_eq "reference observations" 600000 "$(obs_of "$T/ref")"
 
-# --- kill -9 at 20 random moments; each re-run resumes
+# --- kill -9 at 20 random moments (with a commit every 50,000 events, so
+# that kills land between commits and after some); each re-run resumes
 kills=0
 round=0
 while [ "$kills" -lt 20 ] && [ "$round" -lt 60 ]; do
 	round=$((round + 1))
 	# the program itself, not a function: $! must be its pid
-	"$RS" --db "$T/k" import $BIG > /dev/null 2>&1 &
+	"$RS" --db "$T/k" import --commit-every 50000 $BIG > /dev/null 2>&1 &
 	pid=$!
 	sleep "0.$(shuf -i 5-40 -n 1)"
 	if kill -9 "$pid" 2>/dev/null; then
@@ -50,7 +51,7 @@ assert_same_file "killed 20 times: the export of an uninterrupted import" "$T/re
 assert_eq "killed 20 times: the same observation count" 600000 "$(obs_of "$T/k")"
 
 # --- an export during an import reads one committed snapshot each time
-"$RS" --db "$T/c" import $BIG > /dev/null 2>&1 &
+"$RS" --db "$T/c" import --commit-every 50000 $BIG > /dev/null 2>&1 &
 pid=$!
 last=0
 ok_exports=0

@@ -20,8 +20,10 @@ static int exec_import_dump(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char *
 		int st = rs_cmd_common_option(cmd, ctx, c);
 		if (st >= 0)
 			return st;
-		if (st == RS_CMD_CONTINUE || rs_cmd_import_option(c, &a))
+		if (st == RS_CMD_CONTINUE || (st = rs_cmd_import_option(cmd, c, &a)) == RS_CMD_CONTINUE)
 			continue;
+		if (st >= 0)
+			return st;
 		switch (c) {
 		case 'F':
 			if (strcmp(optarg, "csv") == 0)
@@ -47,7 +49,7 @@ static int exec_import_dump(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char *
 
 const rs_cmd rs_cmd_import_dump = {
 	.name = "import-dump",
-	.usage = "[--format csv|text] [--header] [--rejects FILE] [--strict] [--force] [--no-sync] [--progress|--quiet] FILE...",
+	.usage = "[--format csv|text] [--header] [--rejects FILE] [--strict] [--force] [--no-sync] [--commit-every N] [--progress|--quiet] FILE...",
 	.summary = "fold dumps of user_profile.user_characters (COPY output) into the store",
 	.options =
 		"  --format csv|text COPY ... (FORMAT csv, HEADER) (default) or the text format\n"

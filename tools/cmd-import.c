@@ -169,9 +169,7 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	knob = getenv("REWARDSTORE_BATCH_BYTES");
 	if (knob)
 		opts->batch_bytes = strtoull(knob, NULL, 10);
-	knob = getenv("REWARDSTORE_COMMIT_EVENTS");
-	if (knob)
-		opts->commit_events = strtoull(knob, NULL, 10);
+
 
 	counts_of = calloc((size_t)ninputs, sizeof *counts_of);
 	secs_of = calloc((size_t)ninputs, sizeof *secs_of);
@@ -265,30 +263,40 @@ close_rejects:
 	return status;
 }
 
-int rs_cmd_import_option(int c, rs_import_args *a)
+int rs_cmd_import_option(const rs_cmd *cmd, int c, rs_import_args *a)
 {
+	char *end;
+
 	switch (c) {
 	case 'r':
 		a->rejects = optarg;
-		return 1;
+		break;
 	case 's':
 		a->opts.strict = 1;
-		return 1;
+		break;
 	case 'f':
 		a->opts.force = 1;
-		return 1;
+		break;
 	case 'S':
 		a->store_flags |= RS_STORE_NOSYNC;
-		return 1;
+		break;
+	case 'C':
+		errno = 0;
+		a->opts.commit_events = strtoull(optarg, &end, 10);
+		if (errno || end == optarg || *end || a->opts.commit_events == 0 || *optarg == '-')
+			return rs_cmd_usage_error(cmd, "'%s' is not a positive number of events",
+			                          optarg);
+		break;
 	case 'P':
 		a->progress = 1;
-		return 1;
+		break;
 	case 'q':
 		a->progress = 0;
-		return 1;
+		break;
 	default:
-		return 0;
+		return -1;
 	}
+	return RS_CMD_CONTINUE;
 }
 
 static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
@@ -309,8 +317,10 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		int st = rs_cmd_common_option(cmd, ctx, c);
 		if (st >= 0)
 			return st;
-		if (st == RS_CMD_CONTINUE || rs_cmd_import_option(c, &a))
+		if (st == RS_CMD_CONTINUE || (st = rs_cmd_import_option(cmd, c, &a)) == RS_CMD_CONTINUE)
 			continue;
+		if (st >= 0)
+			return st;
 		switch (c) {
 		case 'z':
 			if (rs_time_parse_offset(optarg, &a.opts.default_offset_min))
@@ -333,7 +343,7 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 
 const rs_cmd rs_cmd_import = {
 	.name = "import",
-	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--shard K/N] [--force] [--no-sync] [--progress|--quiet] FILE...",
+	.usage = "[--rejects FILE] [--strict] [--default-tz OFFSET] [--shard K/N] [--force] [--no-sync] [--commit-every N] [--progress|--quiet] FILE...",
 	.summary = "replay reward logs (JSON Lines; plain, gzip or zstd; - for stdin) into the store",
 	.options =
 		"  --default-tz OFF  offset for timestamps that have none (+09:00, Z)\n"

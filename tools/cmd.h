@@ -63,6 +63,7 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 	{ "strict", no_argument, NULL, 's' }, \
 	{ "force", no_argument, NULL, 'f' }, \
 	{ "no-sync", no_argument, NULL, 'S' }, \
+	{ "commit-every", required_argument, NULL, 'C' }, \
 	{ "progress", no_argument, NULL, 'P' }, \
 	{ "quiet", no_argument, NULL, 'q' }
 #define RS_IMPORT_HELP \
@@ -71,6 +72,8 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 	"  --force           read inputs again even if already imported\n" \
 	"  --no-sync         do not fsync commits (faster; a system crash may undo\n" \
 	"                    the last ones, a process crash loses nothing)\n" \
+	"  --commit-every N  commit after about N events (default 4000000); a crash\n" \
+	"                    falls back to the last commit, and fewer commits write less\n" \
 	"  --progress        show progress on standard error even when it is not a terminal\n" \
 	"  -q, --quiet       no progress (the summary table is still printed)\n"
 
@@ -81,8 +84,9 @@ typedef struct rs_import_args {
 	int progress;          /* 1 forced, 0 silenced, -1 when a terminal */
 } rs_import_args;
 
-/* Handle an option of RS_IMPORT_OPTIONS; returns 1 when it was one. */
-int rs_cmd_import_option(int c, rs_import_args *a);
+/* Handle an option of RS_IMPORT_OPTIONS: RS_CMD_CONTINUE when it was one,
+ * -1 when it was not, or an exit status for a bad value. */
+int rs_cmd_import_option(const rs_cmd *cmd, int c, rs_import_args *a);
 
 /* stats, verify, history: --json and the common options, no arguments;
  * returns an exit status, or RS_CMD_CONTINUE to go on. */
