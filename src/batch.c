@@ -41,6 +41,10 @@ struct rs_batch {
 	chunk *chunks;
 	size_t bytes;        /* arena bytes handed out */
 	uint64_t observations;
+	/* the entries in key order, encoded: see rs_batch_pack */
+	uint8_t *packed;
+	size_t packed_len, packed_cap;
+	int is_packed;
 };
 
 int rs_batch_new(rs_batch **out, size_t max_keys, size_t max_bytes)
@@ -84,6 +88,7 @@ void rs_batch_free(rs_batch *b)
 	free(b->ord);
 	free(b->ord_tmp);
 	free(b->slot);
+	free(b->packed);
 	free_chunks(b->chunks);
 	free(b);
 }
@@ -182,6 +187,7 @@ static int grow(rs_batch *b)
 static int add(rs_batch *b, const uint8_t *key, size_t key_len,
                const rs_record *r)
 {
+	b->is_packed = 0;
 	uint64_t h = rs_hash64(key, key_len, 0);
 	size_t mask = b->nslot - 1, i = (size_t)h & mask;
 
@@ -319,9 +325,75 @@ void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,
 	*r = &e->rec;
 }
 
+static void put16(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Entry after entry, in key order: key length (2 bytes), key, value
+ * length (4 bytes), the record encoded as the store keeps it. */
+int rs_batch_pack(rs_batch *b)
+{
+	size_t need = 0, at = 0;
+
+	if (b->is_packed)
+		return 0;
+	rs_batch_sort(b);
+	for (size_t i = 0; i < b->n; i++)
+		need += 6 + b->e[i].key_len + rs_record_encoded_max(&b->e[i].rec);
+	if (need > b->packed_cap) {
+		uint8_t *p = realloc(b->packed, need);
+		if (p == NULL)
+			return RS_ENOMEM;
+		b->packed = p;
+		b->packed_cap = need;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		const entry *e = &b->e[b->ord[i].idx];
+		if (i + 4 < b->n)
+			__builtin_prefetch(&b->e[b->ord[i + 4].idx]);
+		uint8_t *q = b->packed + at;
+		put16(q, e->key_len);
+		memcpy(q + 2, e->key, e->key_len);
+		size_t vlen = rs_record_encode(&e->rec, q + 6 + e->key_len);
+		put32(q + 2 + e->key_len, vlen);
+		at += 6 + e->key_len + vlen;
+	}
+	b->packed_len = at;
+	b->is_packed = 1;
+	return 0;
+}
+
+int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
+                         size_t *key_len, const uint8_t **val, size_t *val_len)
+{
+	const uint8_t *q = b->packed + *pos;
+
+	if (!b->is_packed || *pos >= b->packed_len)
+		return 0;
+	*key_len = (size_t)q[0] << 8 | q[1];
+	*key = q + 2;
+	q += 2 + *key_len;
+	*val_len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+	*val = q + 4;
+	*pos += 6 + *key_len + *val_len;
+	return 1;
+}
+
 void rs_batch_clear(rs_batch *b)
 {
 	memset(b->slot, 0, b->nslot * sizeof *b->slot);
+	b->is_packed = 0;
+	b->packed_len = 0;
 	b->n = 0;
 	b->bytes = 0;
 	b->observations = 0;

@@ -9,6 +9,9 @@
  * point and resumes there; an input that does not is read from its start
  * as a new source.  Offsets are in decompressed bytes. */
 #include <pthread.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +35,8 @@
  * The transaction they are applied in spans many of them (rs_txn): a
  * commit comes every commit_events observations, at the end, and before
  * a strict stop. */
-#define DEFAULT_BATCH_KEYS 65536
-#define DEFAULT_BATCH_BYTES (16u << 20)
+#define DEFAULT_BATCH_KEYS 24576
+#define DEFAULT_BATCH_BYTES (6u << 20)
 #define DEFAULT_COMMIT_EVENTS 4000000
 
 /* Lines of an input, each with its absolute offset.  The buffer always
@@ -224,7 +227,12 @@ typedef struct applier {
 	uint64_t commit_events;
 	rs_batch *job;       /* being applied; NULL when idle */
 	rs_source src;       /* the job's progress */
+	int job_has_src;     /* 0 for the empty job of rs_import_commit */
 	int job_commit;      /* commit after this job */
+	uint64_t handed_seq, done_seq; /* jobs handed over, and finished */
+	/* batches not in use: the applier puts each back when done with it */
+	rs_batch **pool;
+	size_t npool;
 	int stop;
 	int rc;              /* the first failure, kept */
 	rs_error err;
@@ -300,9 +308,10 @@ static int applier_note(applier *ap, const rs_source *src)
 static int applier_run(applier *ap, rs_batch *b, const rs_source *src, int commit_now,
                        rs_error *err)
 {
+	if (src == NULL && ap->txn == NULL)
+		return 0; /* nothing to commit */
 	int rc;
 
-	rs_batch_sort(b);
 	if (ap->txn == NULL && (rc = rs_txn_begin(ap->s, &ap->txn, err)))
 		return rc;
 	if ((rc = rs_txn_apply(ap->txn, b, err))) {
@@ -310,7 +319,7 @@ static int applier_run(applier *ap, rs_batch *b, const rs_source *src, int commi
 		ap->txn = NULL;
 		return rc;
 	}
-	if ((rc = applier_note(ap, src)))
+	if (src && (rc = applier_note(ap, src)))
 		return rs_error_set(err, rc, "out of memory");
 	ap->since += rs_batch_observations(b);
 	if (commit_now || ap->since >= ap->commit_events || rs_txn_full(ap->txn))
@@ -322,6 +331,9 @@ static void *applier_main(void *arg)
 {
 	applier *ap = arg;
 
+#ifdef __linux__
+	prctl(PR_SET_NAME, "rs-apply"); /* for top -H and perf */
+#endif
 	pthread_mutex_lock(&ap->mu);
 	for (;;) {
 		while (ap->job == NULL && !ap->stop)
@@ -330,6 +342,7 @@ static void *applier_main(void *arg)
 			break;
 		rs_batch *b = ap->job;
 		rs_source src = ap->src;
+		int has_src = ap->job_has_src;
 		int commit_now = ap->job_commit;
 		rs_error err;
 		int rc = ap->rc;
@@ -339,7 +352,7 @@ static void *applier_main(void *arg)
 		/* after a failure, nothing more is applied: the progress of the
 		 * failed batch was not committed, so neither may later ones be */
 		if (rc == 0)
-			rc = applier_run(ap, b, &src, commit_now, &err);
+			rc = applier_run(ap, b, has_src ? &src : NULL, commit_now, &err);
 		rs_batch_clear(b);
 
 		pthread_mutex_lock(&ap->mu);
@@ -347,7 +360,9 @@ static void *applier_main(void *arg)
 			ap->rc = rc;
 			ap->err = err;
 		}
+		ap->pool[ap->npool++] = b;
 		ap->job = NULL;
+		ap->done_seq++;
 		pthread_cond_broadcast(&ap->cv);
 	}
 	/* stopped early (the importer failed): what was applied is a prefix
@@ -441,16 +456,22 @@ static int parse_record(parser *ps, const char *p, size_t n, const rs_obs **ev,
 struct rs_import {
 	rs_store *s;
 	const rs_import_opts *opts;
-	rs_batch *batch;      /* being filled */
-	rs_batch *spare;      /* being applied, or idle */
-	applier ap;
-	char *buf;            /* the line reader's buffer, for every input */
+	applier ap;           /* its mutex guards what follows too */
+	rs_batch **batches;   /* all of them: one per parser, and one applied */
+	size_t nbatches;
 	/* the progress handed to the applier for each source, the last first
 	 * to look up: an input read twice in one import must see its first
 	 * reading, which may not be committed yet */
 	rs_source *handed;
 	size_t nhanded, handed_cap;
+	/* fingerprints of the inputs being read now: a second input with the
+	 * same one waits for the first to finish, then resumes after it */
+	uint8_t (*reading)[16];
+	size_t nreading;
+	size_t parsers;
 	int started;          /* the applier thread runs */
+	/* inputs read at once call back one at a time */
+	pthread_mutex_t cb_mu;
 };
 
 /* One input of an import. */
@@ -458,6 +479,9 @@ typedef struct importer {
 	rs_import *imp;
 	rs_store *s;
 	const rs_import_opts *opts;
+	rs_batch *batch;      /* being filled */
+	int reading;          /* its fingerprint is in imp->reading */
+	int cb_locked;        /* holds cb_mu between pieces of an overlong line */
 	parser ps;
 	rs_source src;        /* progress as committed next */
 	rs_source at_start;   /* progress before this run */
@@ -501,6 +525,10 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	im->src.tail_hash = tail_hash(&im->lr, at);
 	im->src.events = im->at_start.events + im->counts->events;
 	im->src.rejected = im->at_start.rejected + im->counts->rejected;
+	/* sorting and encoding here, in the parser's thread, leaves the
+	 * applier (the one thread that can write) only the B-tree */
+	if ((rc = rs_batch_pack(im->batch)))
+		return rs_error_set(err, rc, "out of memory");
 
 	pthread_mutex_lock(&ap->mu);
 	while (ap->job)
@@ -508,16 +536,18 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	if ((rc = ap->rc) == 0 && (rc = hand_note(imp, &im->src))) {
 		rs_error_set(&ap->err, rc, "out of memory");
 	} else if (rc == 0) {
-		ap->job = imp->batch;
+		ap->job = im->batch;
 		ap->src = im->src;
+		ap->job_has_src = 1;
 		ap->job_commit = wait;
+		uint64_t mine = ++ap->handed_seq;
 		pthread_cond_broadcast(&ap->cv);
-		/* fill the other batch meanwhile */
-		rs_batch *t = imp->batch;
-		imp->batch = imp->spare;
-		imp->spare = t;
+		/* fill another batch meanwhile */
+		while (ap->npool == 0)
+			pthread_cond_wait(&ap->cv, &ap->mu);
+		im->batch = ap->pool[--ap->npool];
 		if (wait) {
-			while (ap->job)
+			while (ap->done_seq < mine)
 				pthread_cond_wait(&ap->cv, &ap->mu);
 			rc = ap->rc;
 		}
@@ -526,6 +556,39 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 		*err = ap->err;
 	pthread_mutex_unlock(&ap->mu);
 	return rc;
+}
+
+/* Callbacks of inputs read at once come one at a time; the pieces of an
+ * overlong line come together. */
+static void emit_reject(importer *im, const rs_error *e, const char *p, size_t n, int more)
+{
+	if (im->opts->on_reject == NULL)
+		return;
+	if (!im->cb_locked)
+		pthread_mutex_lock(&im->imp->cb_mu);
+	im->opts->on_reject(im->opts->ctx, e, p, n, more);
+	im->cb_locked = more;
+	if (!more)
+		pthread_mutex_unlock(&im->imp->cb_mu);
+}
+
+static void emit_warning(importer *im, const rs_error *w)
+{
+	if (im->opts->on_warning == NULL)
+		return;
+	pthread_mutex_lock(&im->imp->cb_mu);
+	im->opts->on_warning(im->opts->ctx, w);
+	pthread_mutex_unlock(&im->imp->cb_mu);
+}
+
+static void emit_progress(importer *im, const char *path)
+{
+	/* progress is for the eyes: skipped when another input is showing */
+	if (im->opts->on_progress && pthread_mutex_trylock(&im->imp->cb_mu) == 0) {
+		im->opts->on_progress(im->opts->ctx, path, rs_input_raw_bytes(im->lr.in),
+		                      rs_input_raw_size(im->lr.in), im->counts);
+		pthread_mutex_unlock(&im->imp->cb_mu);
+	}
 }
 
 static int is_blank(const char *p, size_t n)
@@ -553,15 +616,28 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 		return rc;
 	fingerprint(first, first_len, im->opts->shard_k, im->opts->shard_n, im->src.fingerprint);
 	snprintf(im->src.name, sizeof im->src.name, "%s", path);
-	/* this import's own reading of it first: it may not be committed yet */
+	/* an input with the same fingerprint being read now goes first; then
+	 * this import's own reading of it, which may not be committed yet */
+	rs_import *imp = im->imp;
+	pthread_mutex_lock(&imp->ap.mu);
+	for (size_t i = 0; i < imp->nreading;)
+		if (memcmp(imp->reading[i], im->src.fingerprint, 16) == 0) {
+			pthread_cond_wait(&imp->ap.cv, &imp->ap.mu);
+			i = 0;
+		} else {
+			i++;
+		}
+	memcpy(imp->reading[imp->nreading++], im->src.fingerprint, 16);
+	im->reading = 1;
 	rc = MDB_NOTFOUND;
-	for (size_t i = im->imp->nhanded; i-- > 0;)
-		if (memcmp(im->imp->handed[i].fingerprint, im->src.fingerprint,
+	for (size_t i = imp->nhanded; i-- > 0;)
+		if (memcmp(imp->handed[i].fingerprint, im->src.fingerprint,
 		           sizeof im->src.fingerprint) == 0) {
-			im->at_start = im->imp->handed[i];
+			im->at_start = imp->handed[i];
 			rc = 0;
 			break;
 		}
+	pthread_mutex_unlock(&imp->ap.mu);
 	if (rc == MDB_NOTFOUND)
 		rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
 	/* what the store says now, if the applier has not seen this source
@@ -618,17 +694,32 @@ int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
 	imp->s = s;
 	imp->opts = opts;
+	imp->parsers = opts->parsers ? opts->parsers : 1;
+	imp->nbatches = imp->parsers + 1;
 	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
 	size_t keys = opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS;
-	if ((rc = rs_batch_new(&imp->batch, keys, bytes)) ||
-	    (rc = rs_batch_new(&imp->spare, keys, bytes)) ||
-	    (imp->buf = malloc(BUF_SIZE)) == NULL) {
+	imp->batches = calloc(imp->nbatches, sizeof *imp->batches);
+	imp->ap.pool = calloc(imp->nbatches, sizeof *imp->ap.pool);
+	imp->reading = calloc(imp->parsers, sizeof *imp->reading);
+	if (imp->batches == NULL || imp->ap.pool == NULL || imp->reading == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+		goto free_import;
+	}
+	for (size_t i = 0; i < imp->nbatches; i++) {
+		if (rs_batch_new(&imp->batches[i], keys, bytes)) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			goto free_import;
+		}
+		imp->ap.pool[imp->ap.npool++] = imp->batches[i];
+	}
+	if ((rc = pthread_mutex_init(&imp->cb_mu, NULL))) {
+		rs_error_set(err, rc, "cannot make a mutex: %s", rs_strerror(rc));
 		goto free_import;
 	}
 	if ((rc = applier_start(&imp->ap, s,
 	                        opts->commit_events ? opts->commit_events
 	                                            : DEFAULT_COMMIT_EVENTS))) {
+		pthread_mutex_destroy(&imp->cb_mu);
 		rs_error_set(err, rc, "cannot start a thread: %s", rs_strerror(rc));
 		goto free_import;
 	}
@@ -646,17 +737,17 @@ int rs_import_commit(rs_import *imp, rs_error *err)
 	int rc;
 
 	pthread_mutex_lock(&ap->mu);
-	while (ap->job)
+	while (ap->job || ap->npool == 0)
 		pthread_cond_wait(&ap->cv, &ap->mu);
-	if ((rc = ap->rc) == 0 && ap->txn) {
+	if ((rc = ap->rc) == 0) {
 		/* the applier thread owns the transaction: an empty job with
 		 * commit set has it commit */
-		rs_batch_clear(imp->batch);
-		ap->job = imp->batch;
+		ap->job = ap->pool[--ap->npool];
+		ap->job_has_src = 0;
 		ap->job_commit = 1;
-		ap->src = imp->handed[imp->nhanded - 1];
+		uint64_t mine = ++ap->handed_seq;
 		pthread_cond_broadcast(&ap->cv);
-		while (ap->job)
+		while (ap->done_seq < mine)
 			pthread_cond_wait(&ap->cv, &ap->mu);
 		rc = ap->rc;
 	}
@@ -672,11 +763,15 @@ void rs_import_free(rs_import *imp)
 		return;
 	/* a transaction still open is committed: what it holds is a prefix
 	 * of each input */
-	if (imp->started)
+	if (imp->started) {
 		applier_stop(&imp->ap);
-	rs_batch_free(imp->batch);
-	rs_batch_free(imp->spare);
-	free(imp->buf);
+		pthread_mutex_destroy(&imp->cb_mu);
+	}
+	for (size_t i = 0; imp->batches && i < imp->nbatches; i++)
+		rs_batch_free(imp->batches[i]);
+	free(imp->batches);
+	free(imp->ap.pool);
+	free(imp->reading);
 	free(imp->handed);
 	free(imp);
 }
@@ -712,12 +807,20 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	}
 	im.lr.csv = opts->format == RS_IN_DUMP_CSV;
 	im.lr.cap = BUF_SIZE;
-	im.lr.buf = imp->buf;
-	if ((rc = rs_input_open(&im.lr.in, path, err)))
+	if ((im.lr.buf = malloc(im.lr.cap)) == NULL) {
+		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto free_parser;
+	}
+	if ((rc = rs_input_open(&im.lr.in, path, err)))
+		goto free_buf;
 	int restart;
 	if ((rc = resume(&im, path, &restart, err)))
 		goto close_input;
+	pthread_mutex_lock(&imp->ap.mu);
+	while (imp->ap.npool == 0)
+		pthread_cond_wait(&imp->ap.cv, &imp->ap.mu);
+	im.batch = imp->ap.pool[--imp->ap.npool];
+	pthread_mutex_unlock(&imp->ap.mu);
 	if (restart) {
 		/* start again from the beginning of the input */
 		if (strcmp(path, "-") == 0) {
@@ -733,7 +836,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 		im.lr.base = 0;
 		im.lr.eof = 0;
 		if ((rc = rs_input_open(&im.lr.in, path, err)))
-			goto free_parser;
+			goto release;
 	}
 	lineno = im.at_start.lines;
 	uint64_t read_from = im.lr.base + im.lr.start;
@@ -750,16 +853,15 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 
 		/* absolute: a refill in next_line may move the buffer */
 		uint64_t at = im.lr.base + im.lr.start;
-		if (!im.lr.overlong && rs_batch_full(imp->batch) &&
+		if (!im.lr.overlong && rs_batch_full(im.batch) &&
 		    (rc = commit(&im, at, lineno, 0, 0, err)))
 			goto close_input;
 		if ((rc = next_line(&im.lr, &l, err)))
 			goto close_input;
 		if (l.p == NULL)
 			break;
-		if (opts->on_progress && (lineno & 0xffff) == 0)
-			opts->on_progress(opts->ctx, path, rs_input_raw_bytes(im.lr.in),
-			                  rs_input_raw_size(im.lr.in), counts);
+		if ((lineno & 0xffff) == 0)
+			emit_progress(&im, path);
 		uint64_t line_off = im.lr.base + (uint64_t)(l.p - im.lr.buf);
 		if (l.overlong) {
 			/* too long to hold: rejected, and passed on piece by piece */
@@ -782,8 +884,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 					goto close_input;
 				}
 			}
-			if (opts->on_reject)
-				opts->on_reject(opts->ctx, &long_err, l.p, l.len, !l.last);
+			emit_reject(&im, &long_err, l.p, l.len, !l.last);
 			continue;
 		}
 		p = l.p;
@@ -823,7 +924,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 			rs_error_set(&w, 0, "ignoring the dump's unknown columns %s",
 			             rs_dump_ignored_columns(im.ps.dump));
 			rs_error_locate(&w, path, first_lineno, line_off);
-			opts->on_warning(opts->ctx, &w);
+			emit_warning(&im, &w);
 		}
 		if (rc == RS_EBADLINE && !nl) {
 			/* a last line without a newline that does not parse is still
@@ -837,8 +938,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 		if (rc == RS_EBADLINE) {
 			counts->rejected++;
 			rs_error_locate(&lerr, path, first_lineno, line_off + lerr.offset);
-			if (opts->on_reject)
-				opts->on_reject(opts->ctx, &lerr, p, raw_len, 0);
+			emit_reject(&im, &lerr, p, raw_len, 0);
 			if (opts->strict) {
 				/* commit what came before: a re-run resumes at this line,
 				 * so the source does not count it yet */
@@ -862,7 +962,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 		for (size_t i = 0; i < nev; i++) {
 			if (opts->shard_n > 1 && rs_shard_of(ev[i].user_id, opts->shard_n) != opts->shard_k)
 				continue;
-			if ((rc = rs_batch_add_obs(imp->batch, &ev[i]))) {
+			if ((rc = rs_batch_add_obs(im.batch, &ev[i]))) {
 				rs_error_set(err, rc, "out of memory");
 				goto close_input;
 			}
@@ -877,12 +977,34 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	/* record the progress even when nothing new was applied, unless the
 	 * input held nothing complete at all; the applier commits when it is
 	 * time, rs_import_commit at the end */
-	if (im.lr.base + im.lr.start > 0 || rs_batch_count(imp->batch))
+	if (im.lr.base + im.lr.start > 0 || rs_batch_count(im.batch))
 		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, 0, err);
 	else
 		rc = 0;
 close_input:
 	rs_input_close(im.lr.in);
+release:
+	if (im.cb_locked)
+		pthread_mutex_unlock(&imp->cb_mu);
+	pthread_mutex_lock(&imp->ap.mu);
+	if (im.batch) {
+		/* what was not handed over is not applied: its progress is not */
+		rs_batch_clear(im.batch);
+		imp->ap.pool[imp->ap.npool++] = im.batch;
+	}
+	if (im.reading) {
+		for (size_t i = 0; i < imp->nreading; i++)
+			if (memcmp(imp->reading[i], im.src.fingerprint, 16) == 0) {
+				memmove(imp->reading[i], imp->reading[i + 1],
+				        (imp->nreading - i - 1) * sizeof *imp->reading);
+				imp->nreading--;
+				break;
+			}
+	}
+	pthread_cond_broadcast(&imp->ap.cv);
+	pthread_mutex_unlock(&imp->ap.mu);
+free_buf:
+	free(im.lr.buf);
 free_parser:
 	parser_free(&im.ps);
 	return rc;

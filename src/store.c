@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -53,7 +54,19 @@ struct rs_store {
 	uint8_t *scratch;
 	size_t scratch_cap;
 	int lock_fd;              /* the store directory, flocked by a writer; -1 */
+	/* The map may change size only with no transaction open in the
+	 * process (LMDB does not check): read transactions that other threads
+	 * of an import open while the applier grows the map take this too. */
+	pthread_mutex_t map_mu;
 };
+
+static int set_mapsize(rs_store *s, uint64_t size)
+{
+	pthread_mutex_lock(&s->map_mu);
+	int rc = mdb_env_set_mapsize(s->env, size);
+	pthread_mutex_unlock(&s->map_mu);
+	return rc;
+}
 
 struct rs_cursor {
 	rs_store *s;
@@ -319,6 +332,10 @@ int rs_store_open_sized(rs_store **out, const char *path, unsigned flags,
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
 	s->flags = flags;
 	s->lock_fd = -1;
+	if ((rc = pthread_mutex_init(&s->map_mu, NULL))) {
+		free(s);
+		return rs_error_set(err, rc, "cannot make a mutex: %s", rs_strerror(rc));
+	}
 	snprintf(s->path, sizeof s->path, "%s", path);
 	if (flags & RS_STORE_RDONLY) {
 		mflags |= MDB_RDONLY;
@@ -360,6 +377,7 @@ restore_size:
 free_store:
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	pthread_mutex_destroy(&s->map_mu);
 	free(s);
 	return rc;
 }
@@ -397,6 +415,7 @@ void rs_store_close(rs_store *s)
 	mdb_env_close(s->env);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* and the flock with it */
+	pthread_mutex_destroy(&s->map_mu);
 	free(s->scratch);
 	free(s);
 }
@@ -465,14 +484,18 @@ int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
 	MDB_val k = { 16, (void *)fp }, v;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+	pthread_mutex_lock(&s->map_mu);
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) {
+		pthread_mutex_unlock(&s->map_mu);
 		return fail(err, s->path, rc, "cannot begin a read transaction");
+	}
 	rc = mdb_get(txn, s->sources, &k, &v);
 	if (rc == 0 && decode_source(out, &k, &v))
 		rc = rs_error_set(err, RS_ECORRUPT, "a source entry is damaged");
 	else if (rc && rc != MDB_NOTFOUND)
 		fail(err, s->path, rc, "cannot read a source");
 	mdb_txn_abort(txn);
+	pthread_mutex_unlock(&s->map_mu);
 	return rc;
 }
 
@@ -527,32 +550,24 @@ static int reserve(rs_store *s, size_t n)
 
 /* Merge every entry into its stored record, in key order, so that the
  * B-tree is walked once from left to right.  One search per key: a put
- * with MDB_NOOVERWRITE either inserts a new key or returns the stored
- * value with the cursor on it, which MDB_CURRENT then replaces. */
-static int apply_records(rs_store *s, MDB_txn *txn, const rs_batch *b,
-                         rs_error *err)
+ * with MDB_NOOVERWRITE either inserts a new key (its value encoded by
+ * rs_batch_pack already) or returns the stored value with the cursor on
+ * it, which MDB_CURRENT then replaces with the merge. */
+static int apply_records(rs_store *s, MDB_txn *txn, rs_batch *b, rs_error *err)
 {
 	MDB_cursor *cur;
+	const uint8_t *key, *val;
+	size_t key_len, val_len, pos = 0;
 	int rc;
 
+	if ((rc = rs_batch_pack(b)))
+		return rs_error_set(err, rc, "out of memory");
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
 		return fail(err, s->path, rc, "cannot open a cursor");
-	for (size_t i = 0; i < rs_batch_count(b); i++) {
-		const uint8_t *key;
-		size_t key_len;
-		const rs_record *r;
-		rs_record merged;
-		MDB_val k, v;
+	while (rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len)) {
+		rs_record merged, r;
+		MDB_val k = { key_len, (void *)key }, v = { val_len, (void *)val };
 
-		rs_batch_entry(b, i, &key, &key_len, &r);
-		if ((rc = reserve(s, rs_record_encoded_max(r)))) {
-			rs_error_set(err, rc, "out of memory");
-			goto close;
-		}
-		k.mv_size = key_len;
-		k.mv_data = (void *)key;
-		v.mv_size = rs_record_encode(r, s->scratch);
-		v.mv_data = s->scratch;
 		rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
 		if (rc == 0)
 			continue;
@@ -562,12 +577,13 @@ static int apply_records(rs_store *s, MDB_txn *txn, const rs_batch *b,
 			goto close;
 		}
 		/* v is the stored value now */
-		if ((rc = rs_record_decode(&merged, v.mv_data, v.mv_size))) {
+		if ((rc = rs_record_decode(&merged, v.mv_data, v.mv_size)) ||
+		    (rc = rs_record_decode(&r, val, val_len))) {
 			rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
 			rs_error_locate(err, s->path, 0, 0);
 			goto close;
 		}
-		rs_record_merge(&merged, r);
+		rs_record_merge(&merged, &r);
 		/* merged may point into the page; encode before the put */
 		if ((rc = reserve(s, rs_record_encoded_max(&merged)))) {
 			rs_error_set(err, rc, "out of memory");
@@ -621,7 +637,7 @@ static int write_txn(rs_store *s, txn_body body, void *ctx, rs_error *err)
 
 		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == MDB_MAP_RESIZED) {
 			/* another process grew the map: take its size */
-			if ((rc = mdb_env_set_mapsize(s->env, 0)))
+			if ((rc = set_mapsize(s, 0)))
 				return fail(err, s->path, rc, "cannot grow the map");
 			continue;
 		}
@@ -638,7 +654,7 @@ static int write_txn(rs_store *s, txn_body body, void *ctx, rs_error *err)
 			return 0;
 		}
 		mdb_env_info(s->env, &info);
-		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
+		if ((rc = set_mapsize(s, info.me_mapsize * 2)))
 			return fail(err, s->path, rc, "cannot grow the map");
 	}
 }
@@ -647,7 +663,7 @@ static int write_txn(rs_store *s, txn_body body, void *ctx, rs_error *err)
 typedef int (*extra_fn)(rs_store *s, MDB_txn *txn, void *ctx);
 
 typedef struct apply_job {
-	const rs_batch *b;
+	rs_batch *b;
 	const rs_source *src;
 	size_t nsrc;
 	extra_fn extra;
@@ -691,14 +707,14 @@ static int apply_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	return rc;
 }
 
-static int apply_with(rs_store *s, const rs_batch *b, const rs_source *src,
+static int apply_with(rs_store *s, rs_batch *b, const rs_source *src,
                       size_t nsrc, extra_fn extra, void *ctx, rs_error *err)
 {
 	apply_job j = { b, src, nsrc, extra, ctx };
 	return write_txn(s, apply_body, &j, err);
 }
 
-int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
+int rs_store_apply(rs_store *s, rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err)
 {
 	return apply_with(s, b, src, nsrc, NULL, NULL, err);
@@ -744,7 +760,7 @@ static int txn_start(rs_txn *t, rs_error *err)
 	for (;;) {
 		if ((rc = mdb_txn_begin(s->env, NULL, 0, &t->txn)) == MDB_MAP_RESIZED) {
 			/* another process grew the map: take its size */
-			if ((rc = mdb_env_set_mapsize(s->env, 0)))
+			if ((rc = set_mapsize(s, 0)))
 				return fail(err, s->path, rc, "cannot grow the map");
 			continue;
 		}
@@ -764,7 +780,7 @@ static int txn_start(rs_txn *t, rs_error *err)
 		uint64_t size = t->map_size ? t->map_size : DEFAULT_MAP_SIZE;
 		while (size < want)
 			size *= 2;
-		if ((rc = mdb_env_set_mapsize(s->env, size)))
+		if ((rc = set_mapsize(s, size)))
 			return fail(err, s->path, rc, "cannot grow the map");
 	}
 }
@@ -786,7 +802,7 @@ int rs_txn_begin(rs_store *s, rs_txn **out, rs_error *err)
 	return 0;
 }
 
-int rs_txn_apply(rs_txn *t, const rs_batch *b, rs_error *err)
+int rs_txn_apply(rs_txn *t, rs_batch *b, rs_error *err)
 {
 	rs_store *s = t->s;
 	int rc;
@@ -798,7 +814,7 @@ int rs_txn_apply(rs_txn *t, const rs_batch *b, rs_error *err)
 		mdb_txn_abort(t->txn);
 		t->txn = NULL;
 		mdb_env_info(s->env, &info);
-		if ((rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2)))
+		if ((rc = set_mapsize(s, info.me_mapsize * 2)))
 			return fail(err, s->path, rc, "cannot grow the map");
 		if ((rc = txn_start(t, err)))
 			return rc;
@@ -1021,7 +1037,6 @@ int rs_store_merge(rs_store *s, const char *src_path, int force, size_t batch_ke
 			/* keys come in order: the batch ends at this key */
 			memcpy(mark.key, k.mv_data, k.mv_size);
 			mark.key_len = k.mv_size;
-			rs_batch_sort(b);
 			if ((rc = apply_with(s, b, NULL, 0, put_mark, &mark, err)))
 				goto close_cursor;
 			rs_batch_clear(b);
@@ -1034,7 +1049,6 @@ int rs_store_merge(rs_store *s, const char *src_path, int force, size_t batch_ke
 	mark.done = 1;
 	mark.key_len = 0;
 	merge_final fin = { &mark, src, txn };
-	rs_batch_sort(b);
 	rc = apply_with(s, b, NULL, 0, put_final, &fin, err);
 close_cursor:
 	mdb_cursor_close(cur);

@@ -1,5 +1,6 @@
 /* rewardstore import: replay reward logs into the store. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -133,6 +134,50 @@ static void record_run(rs_store *s, const char *command, const rs_import_opts *o
 	free(text);
 }
 
+typedef struct input_result {
+	int started;
+	int rc;
+	rs_error err;
+	rs_import_counts counts;
+	double secs;
+} input_result;
+
+typedef struct run_state {
+	rs_import *imp;
+	char **inputs;
+	int ninputs;
+	input_result *res;
+	pthread_mutex_t mu;
+	int next;          /* the next input to read */
+	int failed;        /* no new input is begun after a failure */
+} run_state;
+
+/* A reader thread: take the next input until none is left. */
+static void *run_inputs(void *arg)
+{
+	run_state *run = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&run->mu);
+		int i = run->failed || run->next >= run->ninputs ? -1 : run->next++;
+		if (i >= 0)
+			run->res[i].started = 1;
+		pthread_mutex_unlock(&run->mu);
+		if (i < 0)
+			return NULL;
+		input_result *r = &run->res[i];
+		double t0 = now();
+		rs_error_clear(&r->err);
+		r->rc = rs_import_add(run->imp, run->inputs[i], &r->counts, &r->err);
+		r->secs = now() - t0;
+		if (r->rc) {
+			pthread_mutex_lock(&run->mu);
+			run->failed = 1;
+			pthread_mutex_unlock(&run->mu);
+		}
+	}
+}
+
 int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
                       unsigned store_flags, const char *rejects_path, int progress,
                       int ninputs, char **inputs)
@@ -146,7 +191,8 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	rs_store *s = NULL;
 	int status = EXIT_OK, done = 0;
 	rs_import_counts *counts_of = NULL;
-	double *secs_of = NULL;
+	input_result *res = NULL;
+	run_state run = { 0 };
 
 	if (rejects_path) {
 		rctx.rejects = fopen(rejects_path, "a");
@@ -171,13 +217,25 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 		opts->batch_bytes = strtoull(knob, NULL, 10);
 
 
+	res = calloc((size_t)ninputs, sizeof *res);
 	counts_of = calloc((size_t)ninputs, sizeof *counts_of);
-	secs_of = calloc((size_t)ninputs, sizeof *secs_of);
-	if (counts_of == NULL || secs_of == NULL) {
+	if (res == NULL || counts_of == NULL) {
 		rs_msg_error("out of memory");
 		status = EXIT_ERROR;
 		goto close_store;
 	}
+	/* inputs read at once: as many as there are processors (the applier
+	 * thread has work too), one under --strict so that it stops at the
+	 * first bad line in the inputs' order */
+	if (opts->parsers == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		opts->parsers = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (size_t)ncpu;
+	}
+	if (opts->strict)
+		opts->parsers = 1;
+	if (opts->parsers > (size_t)ninputs)
+		opts->parsers = (size_t)ninputs;
+	rctx.started = now();
 	rs_import *imp;
 	rs_error err;
 	rs_error_clear(&err);
@@ -186,46 +244,52 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 		status = EXIT_ERROR;
 		goto close_store;
 	}
-	for (int i = 0; i < ninputs; i++, done++) {
-		rs_import_counts counts;
-		double t0 = now();
-		int rc;
-
-		rs_error_clear(&err);
-		rctx.started = t0;
-		rc = rs_import_add(imp, inputs[i], &counts, &err);
-		if (rctx.shown_any) {
-			fputs("\r\033[K", stderr);
-			rctx.shown_any = 0;
-		}
-		counts_of[done] = counts;
-		secs_of[done] = now() - t0;
-		total.lines += counts.lines;
-		total.events += counts.events;
-		total.rejected += counts.rejected;
-		total.blank += counts.blank;
-		if (counts.other_shards)
+	run.imp = imp;
+	run.inputs = inputs;
+	run.ninputs = ninputs;
+	run.res = res;
+	pthread_mutex_init(&run.mu, NULL);
+	size_t nthreads = opts->parsers;
+	pthread_t *threads = calloc(nthreads, sizeof *threads);
+	size_t nrunning = 0;
+	for (; threads && nrunning < nthreads; nrunning++)
+		if (pthread_create(&threads[nrunning], NULL, run_inputs, &run) != 0)
+			break;
+	if (nrunning == 0)
+		run_inputs(&run); /* no threads to be had: this one reads them all */
+	for (size_t t = 0; t < nrunning; t++)
+		pthread_join(threads[t], NULL);
+	free(threads);
+	pthread_mutex_destroy(&run.mu);
+	if (rctx.shown_any) {
+		fputs("\r\033[K", stderr);
+		rctx.shown_any = 0;
+	}
+	/* what each input said, in their order */
+	for (int i = 0; i < ninputs && res[i].started; i++, done++) {
+		const rs_import_counts *c = &res[i].counts;
+		total.lines += c->lines;
+		total.events += c->events;
+		total.rejected += c->rejected;
+		total.blank += c->blank;
+		if (c->other_shards)
 			fprintf(stderr, "'%s': %llu events of users in other shards skipped\n", inputs[i],
-			        (unsigned long long)counts.other_shards);
-		if (counts.already_done)
+			        (unsigned long long)c->other_shards);
+		if (c->already_done)
 			fprintf(stderr, "'%s': already imported, nothing new (--force reads it again)\n",
 			        inputs[i]);
-		if (counts.pending_bytes)
+		if (c->pending_bytes)
 			rs_msg_warning("'%s': the last line (%llu bytes) has no newline and does not "
 			               "parse yet; left for a later run",
-			               inputs[i], (unsigned long long)counts.pending_bytes);
-		if (rc == RS_ESTOPPED) {
+			               inputs[i], (unsigned long long)c->pending_bytes);
+		if (res[i].rc == RS_ESTOPPED) {
 			rs_msg_error("stopped at the first bad line (--strict): %s:%llu: %s",
-			             err.source, (unsigned long long)err.line, err.text);
+			             res[i].err.source, (unsigned long long)res[i].err.line,
+			             res[i].err.text);
 			status = EXIT_ERROR;
-			done++;
-			break;
-		}
-		if (rc) {
-			rs_msg_error_value(&err);
+		} else if (res[i].rc) {
+			rs_msg_error_value(&res[i].err);
 			status = EXIT_ERROR;
-			done++;
-			break;
 		}
 	}
 	/* all inputs in one transaction: commit it (after a failure, freeing
@@ -241,8 +305,10 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	/* the summary ends every import, after the messages about lines */
 	fprintf(stderr, "%-32s %12s %12s %10s %8s %10s\n", "source", "lines", "events",
 	        "rejected", "blank", "time");
-	for (int i = 0; i < done; i++)
-		summary_row(inputs[i], &counts_of[i], secs_of[i]);
+	for (int i = 0; i < done; i++) {
+		summary_row(inputs[i], &res[i].counts, res[i].secs);
+		counts_of[i] = res[i].counts;
+	}
 	if (done > 1)
 		summary_row("total", &total, 0);
 	if (status == EXIT_OK && total.rejected)
@@ -250,7 +316,7 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	record_run(s, command, opts, started, status, done, inputs, counts_of);
 close_store:
 	free(counts_of);
-	free(secs_of);
+	free(res);
 	rs_store_close(s);
 close_rejects:
 	if (rctx.rejects && fclose(rctx.rejects) != 0 && !rctx.write_failed)

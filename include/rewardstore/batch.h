@@ -38,6 +38,16 @@ void rs_batch_sort(rs_batch *b);
 void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,
                     size_t *key_len, const rs_record **r);
 
+/* Sort, and encode the entries in key order into one buffer, as the store
+ * keeps records: the thread that filled the batch does this, so that the
+ * one that applies it walks bytes in order instead of the table.  Adding
+ * to the batch afterwards undoes it.  Returns 0 or RS_ENOMEM. */
+int rs_batch_pack(rs_batch *b);
+/* The packed entries in key order: start with *pos = 0; returns 1 and
+ * moves *pos on while there are more, 0 at the end. */
+int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
+                         size_t *key_len, const uint8_t **val, size_t *val_len);
+
 void rs_batch_clear(rs_batch *b);
 
 #ifdef __cplusplus

@@ -67,6 +67,9 @@ typedef struct rs_import_opts {
 	 * million).  A commit is what a crash falls back to; between commits
 	 * each B-tree page is copied once, so fewer commits write less. */
 	uint64_t commit_events;
+	/* How many rs_import_add calls may run at once, from as many threads
+	 * (0: 1).  Each holds a batch and a line buffer. */
+	size_t parsers;
 	rs_reject_fn on_reject;
 	rs_warn_fn on_warning;
 	rs_progress_fn on_progress;
@@ -82,6 +85,10 @@ uint32_t rs_shard_of(const uint8_t user[16], uint32_t n);
  * that commits every opts->commit_events observations and at
  * rs_import_commit, with every input's progress: until a commit, nothing
  * of them is in the store.  opts must outlive the import.
+ *
+ * rs_import_add may be called from up to opts->parsers threads at once;
+ * callbacks still come one at a time.  Two inputs with the same first line
+ * (the same source) are read one after the other.
  *
  * rs_import_add returns 0 when the input was read to its end (bad lines are
  * counted, not errors), RS_ESTOPPED when strict mode stopped at a bad line

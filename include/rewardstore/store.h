@@ -69,7 +69,7 @@ int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
 /* Merge the batch into the records and write the sources' progress, all in
  * one transaction.  A full map is grown and the transaction retried; any
  * other failure leaves the store as it was at the last commit. */
-int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
+int rs_store_apply(rs_store *s, rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err);
 
 /* One write transaction over many batches, for bulk loads: each B-tree
@@ -82,7 +82,7 @@ int rs_store_apply(rs_store *s, const rs_batch *b, const rs_source *src,
  * to call. */
 typedef struct rs_txn rs_txn;
 int rs_txn_begin(rs_store *s, rs_txn **out, rs_error *err);
-int rs_txn_apply(rs_txn *t, const rs_batch *b, rs_error *err);
+int rs_txn_apply(rs_txn *t, rs_batch *b, rs_error *err);
 /* Whether the map is getting too full for another batch: commit first. */
 int rs_txn_full(const rs_txn *t);
 int rs_txn_commit(rs_txn *t, const rs_source *src, size_t nsrc, rs_error *err);
