@@ -373,12 +373,12 @@ int rs_batch_pack(rs_batch *b)
 	return 0;
 }
 
-int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
-                         size_t *key_len, const uint8_t **val, size_t *val_len)
+int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **key,
+                   size_t *key_len, const uint8_t **val, size_t *val_len)
 {
-	const uint8_t *q = b->packed + *pos;
+	const uint8_t *q = p + *pos;
 
-	if (!b->is_packed || *pos >= b->packed_len)
+	if (*pos >= len)
 		return 0;
 	*key_len = (size_t)q[0] << 8 | q[1];
 	*key = q + 2;
@@ -387,6 +387,20 @@ int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
 	*val = q + 4;
 	*pos += 6 + *key_len + *val_len;
 	return 1;
+}
+
+int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
+                         size_t *key_len, const uint8_t **val, size_t *val_len)
+{
+	if (!b->is_packed)
+		return 0;
+	return rs_packed_next(b->packed, b->packed_len, pos, key, key_len, val, val_len);
+}
+
+void rs_batch_packed(const rs_batch *b, const uint8_t **p, size_t *len)
+{
+	*p = b->packed;
+	*len = b->is_packed ? b->packed_len : 0;
 }
 
 void rs_batch_clear(rs_batch *b)

@@ -22,6 +22,7 @@
 #include <rewardstore/dump.h>
 #include <rewardstore/event.h>
 #include <rewardstore/import.h>
+#include <rewardstore/runs.h>
 
 #include "hash.h"
 #include "input.h"
@@ -29,15 +30,19 @@
 #define TAIL_LEN 64
 /* the buffer never grows: it holds the longest line plus the tail */
 #define BUF_SIZE (RS_MAX_LINE + 4096)
-/* Batches: the pre-merged observations of a stretch of input.  Two exist,
- * one being filled while the other is applied; each is bounded in keys and
- * in bytes, which bounds the importer's heap (doc/DESIGN.md, "Memory").
- * The transaction they are applied in spans many of them (rs_txn): a
- * commit comes every commit_events observations, at the end, and before
- * a strict stop. */
+/* Batches: the pre-merged observations of a stretch of input, one per
+ * parser and one being spilled; each is bounded in keys and in bytes,
+ * which bounds the importer's heap (doc/DESIGN.md, "Memory").  A full batch
+ * is sorted, encoded and spilled as a run (include/rewardstore/runs.h);
+ * the runs are applied in one transaction, with the sources' progress,
+ * every commit_events observations, at the end, and before a strict stop;
+ * earlier if the runs grow past MAX_RUN_BYTES or MAX_RUNS (each run read
+ * at once costs a little memory). */
 #define DEFAULT_BATCH_KEYS 24576
 #define DEFAULT_BATCH_BYTES (6u << 20)
 #define DEFAULT_COMMIT_EVENTS 4000000
+#define MAX_RUN_BYTES (4ULL << 30)
+#define MAX_RUNS 4096
 
 /* Lines of an input, each with its absolute offset.  The buffer always
  * keeps TAIL_LEN bytes before the current position, for the tail hash. */
@@ -215,206 +220,6 @@ static void fingerprint(const char *p, size_t n, uint32_t shard_k, uint32_t shar
 	memcpy(fp + 8, &b, 8);
 }
 
-/* The applier: a thread that sorts a full batch and applies it to the store
- * while the importer parses the next one.  One job at a time.  It keeps one
- * transaction open across jobs and commits it with the progress of the
- * last job applied, so what is committed is always a prefix of the input. */
-typedef struct applier {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	rs_store *s;
-	uint64_t commit_events;
-	rs_batch *job;       /* being applied; NULL when idle */
-	rs_source src;       /* the job's progress */
-	int job_has_src;     /* 0 for the empty job of rs_import_commit */
-	int job_commit;      /* commit after this job */
-	uint64_t handed_seq, done_seq; /* jobs handed over, and finished */
-	/* batches not in use: the applier puts each back when done with it */
-	rs_batch **pool;
-	size_t npool;
-	int stop;
-	int rc;              /* the first failure, kept */
-	rs_error err;
-	/* the applier thread's own */
-	rs_txn *txn;         /* open, or NULL */
-	uint64_t since;      /* observations applied in txn */
-	/* every source of this import: its progress as last applied, and its
-	 * bytes in the store as of the last commit (the compare-and-swap
-	 * expectation); dirty when txn holds progress of it */
-	struct applied {
-		rs_source src;
-		uint64_t stored;
-		int dirty;
-	} *srcs;
-	size_t nsrcs, srcs_cap;
-	rs_source *commit_buf;
-} applier;
-
-static int applier_commit(applier *ap, rs_error *err)
-{
-	size_t n = 0;
-	int rc;
-
-	for (size_t i = 0; i < ap->nsrcs; i++)
-		if (ap->srcs[i].dirty) {
-			ap->commit_buf[n] = ap->srcs[i].src;
-			/* compare and swap: the store must still say what it said
-			 * when this import last saw it */
-			ap->commit_buf[n++].expect_bytes = ap->srcs[i].stored;
-		}
-	rc = rs_txn_commit(ap->txn, ap->commit_buf, n, err);
-	rs_txn_free(ap->txn);
-	ap->txn = NULL;
-	ap->since = 0;
-	for (size_t i = 0; rc == 0 && i < ap->nsrcs; i++)
-		if (ap->srcs[i].dirty) {
-			ap->srcs[i].stored = ap->srcs[i].src.bytes;
-			ap->srcs[i].dirty = 0;
-		}
-	return rc;
-}
-
-/* Note that the open transaction holds src's progress now. */
-static int applier_note(applier *ap, const rs_source *src)
-{
-	size_t i = ap->nsrcs;
-
-	while (i > 0 && memcmp(ap->srcs[i - 1].src.fingerprint, src->fingerprint,
-	                       sizeof src->fingerprint) != 0)
-		i--;
-	if (i == 0) {
-		if (ap->nsrcs == ap->srcs_cap) {
-			size_t cap = ap->srcs_cap ? 2 * ap->srcs_cap : 16;
-			struct applied *a = realloc(ap->srcs, cap * sizeof *a);
-			if (a == NULL)
-				return RS_ENOMEM;
-			ap->srcs = a;
-			rs_source *b = realloc(ap->commit_buf, cap * sizeof *b);
-			if (b == NULL)
-				return RS_ENOMEM;
-			ap->commit_buf = b;
-			ap->srcs_cap = cap;
-		}
-		/* first seen: the store says what the importer read there */
-		ap->srcs[ap->nsrcs].stored = src->expect_bytes;
-		i = ++ap->nsrcs;
-	}
-	ap->srcs[i - 1].src = *src;
-	ap->srcs[i - 1].dirty = 1;
-	return 0;
-}
-
-static int applier_run(applier *ap, rs_batch *b, const rs_source *src, int commit_now,
-                       rs_error *err)
-{
-	if (src == NULL && ap->txn == NULL)
-		return 0; /* nothing to commit */
-	int rc;
-
-	if (ap->txn == NULL && (rc = rs_txn_begin(ap->s, &ap->txn, err)))
-		return rc;
-	if ((rc = rs_txn_apply(ap->txn, b, err))) {
-		rs_txn_free(ap->txn);
-		ap->txn = NULL;
-		return rc;
-	}
-	if (src && (rc = applier_note(ap, src)))
-		return rs_error_set(err, rc, "out of memory");
-	ap->since += rs_batch_observations(b);
-	if (commit_now || ap->since >= ap->commit_events || rs_txn_full(ap->txn))
-		return applier_commit(ap, err);
-	return 0;
-}
-
-static void *applier_main(void *arg)
-{
-	applier *ap = arg;
-
-#ifdef __linux__
-	prctl(PR_SET_NAME, "rs-apply"); /* for top -H and perf */
-#endif
-	pthread_mutex_lock(&ap->mu);
-	for (;;) {
-		while (ap->job == NULL && !ap->stop)
-			pthread_cond_wait(&ap->cv, &ap->mu);
-		if (ap->job == NULL)
-			break;
-		rs_batch *b = ap->job;
-		rs_source src = ap->src;
-		int has_src = ap->job_has_src;
-		int commit_now = ap->job_commit;
-		rs_error err;
-		int rc = ap->rc;
-		pthread_mutex_unlock(&ap->mu);
-
-		rs_error_clear(&err);
-		/* after a failure, nothing more is applied: the progress of the
-		 * failed batch was not committed, so neither may later ones be */
-		if (rc == 0)
-			rc = applier_run(ap, b, has_src ? &src : NULL, commit_now, &err);
-		rs_batch_clear(b);
-
-		pthread_mutex_lock(&ap->mu);
-		if (rc && ap->rc == 0) {
-			ap->rc = rc;
-			ap->err = err;
-		}
-		ap->pool[ap->npool++] = b;
-		ap->job = NULL;
-		ap->done_seq++;
-		pthread_cond_broadcast(&ap->cv);
-	}
-	/* stopped early (the importer failed): what was applied is a prefix
-	 * of the input, so it is committed rather than thrown away */
-	if (ap->txn) {
-		rs_error err;
-		rs_error_clear(&err);
-		int rc = ap->rc ? ap->rc : applier_commit(ap, &err);
-		if (rc && ap->rc == 0) {
-			ap->rc = rc;
-			ap->err = err;
-		}
-		rs_txn_free(ap->txn);
-		ap->txn = NULL;
-	}
-	pthread_mutex_unlock(&ap->mu);
-	return NULL;
-}
-
-static int applier_start(applier *ap, rs_store *s, uint64_t commit_events)
-{
-	int rc;
-
-	ap->s = s;
-	ap->commit_events = commit_events;
-	if ((rc = pthread_mutex_init(&ap->mu, NULL)))
-		return rc;
-	if ((rc = pthread_cond_init(&ap->cv, NULL)))
-		goto destroy_mutex;
-	if ((rc = pthread_create(&ap->thread, NULL, applier_main, ap)))
-		goto destroy_cond;
-	return 0;
-destroy_cond:
-	pthread_cond_destroy(&ap->cv);
-destroy_mutex:
-	pthread_mutex_destroy(&ap->mu);
-	return rc;
-}
-
-static void applier_stop(applier *ap)
-{
-	pthread_mutex_lock(&ap->mu);
-	ap->stop = 1;
-	pthread_cond_broadcast(&ap->cv);
-	pthread_mutex_unlock(&ap->mu);
-	pthread_join(ap->thread, NULL);
-	pthread_cond_destroy(&ap->cv);
-	pthread_mutex_destroy(&ap->mu);
-	free(ap->srcs);
-	free(ap->commit_buf);
-}
-
 /* The reader of the input's records: the JSON event reader or the dump
  * reader. */
 typedef struct parser {
@@ -452,24 +257,53 @@ static int parse_record(parser *ps, const char *p, size_t n, const rs_obs **ev,
 	return rc;
 }
 
-/* An import: one applier and one transaction for all its inputs. */
+/* An import.  Parsers (the threads calling rs_import_add) fill a batch
+ * each, pack it and append it as a run to the current run set, noting
+ * their input's progress with it.  Every commit_events observations the
+ * set is handed to the committer thread, which merges its runs into the
+ * store in one transaction with that progress, while the parsers go on
+ * into the other set.  So what a commit holds is always a prefix of each
+ * input, and parsing never waits for the B-tree unless a second set fills
+ * before the first is merged. */
+typedef struct run_set {
+	rs_runs *runs;
+	uint64_t since;       /* observations in the runs */
+	int dirty;            /* progress of some source is in it */
+} run_set;
+
+/* every source this import has read */
+typedef struct src_entry {
+	rs_source cur;        /* the progress handed over last: where a second
+	                       * reading of the same input in this import resumes */
+	uint64_t stored;      /* its bytes in the store as of its last commit: a
+	                       * commit checks the store still says so */
+	rs_source prog[2];    /* its progress in each run set */
+	int dirty[2];
+} src_entry;
+
 struct rs_import {
 	rs_store *s;
 	const rs_import_opts *opts;
-	applier ap;           /* its mutex guards what follows too */
-	rs_batch **batches;   /* all of them: one per parser, and one applied */
-	size_t nbatches;
-	/* the progress handed to the applier for each source, the last first
-	 * to look up: an input read twice in one import must see its first
-	 * reading, which may not be committed yet */
-	rs_source *handed;
-	size_t nhanded, handed_cap;
+	uint64_t commit_events;
+	pthread_mutex_t mu;   /* guards all that follows */
+	pthread_cond_t cv;
+	run_set set[2];
+	int cur;              /* the set parsers append to */
+	int merging;          /* the other set is being merged */
+	uint64_t merge_gen, done_gen; /* merges asked for, and finished */
+	int stop;
+	int rc;               /* the first failure of a merge, kept */
+	rs_error err;
+	src_entry *srcs;
+	size_t nsrcs, srcs_cap;
+	rs_source *commit_buf;
 	/* fingerprints of the inputs being read now: a second input with the
 	 * same one waits for the first to finish, then resumes after it */
 	uint8_t (*reading)[16];
 	size_t nreading;
 	size_t parsers;
-	int started;          /* the applier thread runs */
+	pthread_t thread;
+	int started;          /* mu, cv and the committer thread exist */
 	/* inputs read at once call back one at a time */
 	pthread_mutex_t cb_mu;
 };
@@ -489,34 +323,134 @@ typedef struct importer {
 	line_reader lr;
 } importer;
 
-static int hand_note(rs_import *imp, const rs_source *src)
+static src_entry *src_find(rs_import *imp, const uint8_t fp[16])
 {
-	for (size_t i = imp->nhanded; i-- > 0;)
-		if (memcmp(imp->handed[i].fingerprint, src->fingerprint, sizeof src->fingerprint) == 0) {
-			imp->handed[i] = *src;
-			return 0;
+	for (size_t i = imp->nsrcs; i-- > 0;)
+		if (memcmp(imp->srcs[i].cur.fingerprint, fp, 16) == 0)
+			return &imp->srcs[i];
+	return NULL;
+}
+
+/* Note, with imp->mu held, that set c holds src's progress. */
+static int src_note(rs_import *imp, int c, const rs_source *src)
+{
+	src_entry *e = src_find(imp, src->fingerprint);
+
+	if (e == NULL) {
+		if (imp->nsrcs == imp->srcs_cap) {
+			size_t cap = imp->srcs_cap ? 2 * imp->srcs_cap : 16;
+			src_entry *a = realloc(imp->srcs, cap * sizeof *a);
+			if (a == NULL)
+				return RS_ENOMEM;
+			imp->srcs = a;
+			rs_source *b = realloc(imp->commit_buf, cap * sizeof *b);
+			if (b == NULL)
+				return RS_ENOMEM;
+			imp->commit_buf = b;
+			imp->srcs_cap = cap;
 		}
-	if (imp->nhanded == imp->handed_cap) {
-		size_t cap = imp->handed_cap ? 2 * imp->handed_cap : 16;
-		rs_source *h = realloc(imp->handed, cap * sizeof *h);
-		if (h == NULL)
-			return RS_ENOMEM;
-		imp->handed = h;
-		imp->handed_cap = cap;
+		e = &imp->srcs[imp->nsrcs++];
+		memset(e, 0, sizeof *e);
+		/* first seen: the store says what the importer read there */
+		e->stored = src->expect_bytes;
 	}
-	imp->handed[imp->nhanded++] = *src;
+	e->cur = *src;
+	e->prog[c] = *src;
+	e->dirty[c] = 1;
+	imp->set[c].dirty = 1;
 	return 0;
 }
 
-/* Hand the batch to the applier with the source's progress: the input up
- * to the absolute offset at, where a line starts, is applied when the batch
- * is.  With wait, the applier commits after it, and this returns only when
- * it has, saying how it went. */
+/* The committer: merges each run set it is handed into the store. */
+static void merge_set(rs_import *imp, int c)
+{
+	size_t n = 0;
+	rs_error err;
+	int rc;
+
+	/* with imp->mu held: the sources' progress in this set, each with the
+	 * bytes the store must still say */
+	for (size_t i = 0; i < imp->nsrcs; i++)
+		if (imp->srcs[i].dirty[c]) {
+			imp->commit_buf[n] = imp->srcs[i].prog[c];
+			imp->commit_buf[n++].expect_bytes = imp->srcs[i].stored;
+		}
+	pthread_mutex_unlock(&imp->mu);
+	rs_error_clear(&err);
+	rc = rs_store_apply_runs(imp->s, imp->set[c].runs, imp->commit_buf, n, &err);
+	if (rc == 0)
+		rc = rs_runs_clear(imp->set[c].runs, &err);
+	pthread_mutex_lock(&imp->mu);
+	for (size_t i = 0; rc == 0 && i < imp->nsrcs; i++)
+		if (imp->srcs[i].dirty[c]) {
+			imp->srcs[i].stored = imp->srcs[i].prog[c].bytes;
+			imp->srcs[i].dirty[c] = 0;
+		}
+	imp->set[c].since = 0;
+	imp->set[c].dirty = 0;
+	if (rc && imp->rc == 0) {
+		/* nothing more is committed: later progress would skip this */
+		imp->rc = rc;
+		imp->err = err;
+	}
+}
+
+static void *committer_main(void *arg)
+{
+	rs_import *imp = arg;
+
+#ifdef __linux__
+	prctl(PR_SET_NAME, "rs-commit"); /* for top -H and perf */
+#endif
+	pthread_mutex_lock(&imp->mu);
+	for (;;) {
+		while (!imp->merging && !imp->stop)
+			pthread_cond_wait(&imp->cv, &imp->mu);
+		if (!imp->merging)
+			break;
+		merge_set(imp, 1 - imp->cur);
+		imp->merging = 0;
+		imp->done_gen++;
+		pthread_cond_broadcast(&imp->cv);
+	}
+	pthread_mutex_unlock(&imp->mu);
+	return NULL;
+}
+
+static int set_full(const rs_import *imp, const run_set *set)
+{
+	return set->since >= imp->commit_events || rs_runs_bytes(set->runs) >= MAX_RUN_BYTES ||
+	       rs_runs_count(set->runs) >= MAX_RUNS;
+}
+
+/* With imp->mu held: hand the current set to the committer (after the one
+ * before it is merged), if wait or if it is still full then; with wait,
+ * return when it is merged too. */
+static int hand_over(rs_import *imp, int wait)
+{
+	while (imp->merging)
+		pthread_cond_wait(&imp->cv, &imp->mu);
+	if (imp->rc)
+		return imp->rc;
+	if (!imp->set[imp->cur].dirty || !(wait || set_full(imp, &imp->set[imp->cur])))
+		return 0;
+	imp->cur = 1 - imp->cur;
+	imp->merging = 1;
+	uint64_t mine = ++imp->merge_gen;
+	pthread_cond_broadcast(&imp->cv);
+	if (wait)
+		while (imp->done_gen < mine)
+			pthread_cond_wait(&imp->cv, &imp->mu);
+	return imp->rc;
+}
+
+/* The input up to the absolute offset at, where a line starts, is in the
+ * batch: spill the batch as a run with that progress.  With wait, return
+ * only when it is committed, saying how that went. */
 static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
                   int wait, rs_error *err)
 {
 	rs_import *imp = im->imp;
-	applier *ap = &imp->ap;
 	int rc;
 
 	im->src.bytes = at;
@@ -526,35 +460,27 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	im->src.events = im->at_start.events + im->counts->events;
 	im->src.rejected = im->at_start.rejected + im->counts->rejected;
 	/* sorting and encoding here, in the parser's thread, leaves the
-	 * applier (the one thread that can write) only the B-tree */
+	 * committer only the merge */
 	if ((rc = rs_batch_pack(im->batch)))
 		return rs_error_set(err, rc, "out of memory");
 
-	pthread_mutex_lock(&ap->mu);
-	while (ap->job)
-		pthread_cond_wait(&ap->cv, &ap->mu);
-	if ((rc = ap->rc) == 0 && (rc = hand_note(imp, &im->src))) {
-		rs_error_set(&ap->err, rc, "out of memory");
-	} else if (rc == 0) {
-		ap->job = im->batch;
-		ap->src = im->src;
-		ap->job_has_src = 1;
-		ap->job_commit = wait;
-		uint64_t mine = ++ap->handed_seq;
-		pthread_cond_broadcast(&ap->cv);
-		/* fill another batch meanwhile */
-		while (ap->npool == 0)
-			pthread_cond_wait(&ap->cv, &ap->mu);
-		im->batch = ap->pool[--ap->npool];
-		if (wait) {
-			while (ap->done_seq < mine)
-				pthread_cond_wait(&ap->cv, &ap->mu);
-			rc = ap->rc;
+	pthread_mutex_lock(&imp->mu);
+	run_set *set = &imp->set[imp->cur];
+	if ((rc = imp->rc)) {
+		*err = imp->err;
+	} else if ((rc = rs_runs_add(set->runs, im->batch, err)) == 0) {
+		if ((rc = src_note(imp, imp->cur, &im->src))) {
+			rs_error_set(err, rc, "out of memory");
+		} else {
+			set->since += rs_batch_observations(im->batch);
+			if (wait || set_full(imp, set)) {
+				if ((rc = hand_over(imp, wait)))
+					*err = imp->err;
+			}
 		}
 	}
-	if (rc)
-		*err = ap->err;
-	pthread_mutex_unlock(&ap->mu);
+	pthread_mutex_unlock(&imp->mu);
+	rs_batch_clear(im->batch);
 	return rc;
 }
 
@@ -619,25 +545,21 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 	/* an input with the same fingerprint being read now goes first; then
 	 * this import's own reading of it, which may not be committed yet */
 	rs_import *imp = im->imp;
-	pthread_mutex_lock(&imp->ap.mu);
+	pthread_mutex_lock(&imp->mu);
 	for (size_t i = 0; i < imp->nreading;)
 		if (memcmp(imp->reading[i], im->src.fingerprint, 16) == 0) {
-			pthread_cond_wait(&imp->ap.cv, &imp->ap.mu);
+			pthread_cond_wait(&imp->cv, &imp->mu);
 			i = 0;
 		} else {
 			i++;
 		}
 	memcpy(imp->reading[imp->nreading++], im->src.fingerprint, 16);
 	im->reading = 1;
-	rc = MDB_NOTFOUND;
-	for (size_t i = imp->nhanded; i-- > 0;)
-		if (memcmp(imp->handed[i].fingerprint, im->src.fingerprint,
-		           sizeof im->src.fingerprint) == 0) {
-			im->at_start = imp->handed[i];
-			rc = 0;
-			break;
-		}
-	pthread_mutex_unlock(&imp->ap.mu);
+	src_entry *e = src_find(imp, im->src.fingerprint);
+	if (e)
+		im->at_start = e->cur;
+	rc = e ? 0 : MDB_NOTFOUND;
+	pthread_mutex_unlock(&imp->mu);
 	if (rc == MDB_NOTFOUND)
 		rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
 	/* what the store says now, if the applier has not seen this source
@@ -695,37 +617,39 @@ int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
 	imp->s = s;
 	imp->opts = opts;
 	imp->parsers = opts->parsers ? opts->parsers : 1;
-	imp->nbatches = imp->parsers + 1;
-	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
-	size_t keys = opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS;
-	imp->batches = calloc(imp->nbatches, sizeof *imp->batches);
-	imp->ap.pool = calloc(imp->nbatches, sizeof *imp->ap.pool);
-	imp->reading = calloc(imp->parsers, sizeof *imp->reading);
-	if (imp->batches == NULL || imp->ap.pool == NULL || imp->reading == NULL) {
+	imp->commit_events = opts->commit_events ? opts->commit_events : DEFAULT_COMMIT_EVENTS;
+	if ((imp->reading = calloc(imp->parsers, sizeof *imp->reading)) == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto free_import;
 	}
-	for (size_t i = 0; i < imp->nbatches; i++) {
-		if (rs_batch_new(&imp->batches[i], keys, bytes)) {
-			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-			goto free_import;
-		}
-		imp->ap.pool[imp->ap.npool++] = imp->batches[i];
-	}
-	if ((rc = pthread_mutex_init(&imp->cb_mu, NULL))) {
+	if ((rc = rs_runs_new(&imp->set[0].runs, rs_store_path(s), err)) ||
+	    (rc = rs_runs_new(&imp->set[1].runs, rs_store_path(s), err)))
+		goto free_import;
+	if ((rc = pthread_mutex_init(&imp->mu, NULL))) {
 		rs_error_set(err, rc, "cannot make a mutex: %s", rs_strerror(rc));
 		goto free_import;
 	}
-	if ((rc = applier_start(&imp->ap, s,
-	                        opts->commit_events ? opts->commit_events
-	                                            : DEFAULT_COMMIT_EVENTS))) {
-		pthread_mutex_destroy(&imp->cb_mu);
+	if ((rc = pthread_mutex_init(&imp->cb_mu, NULL))) {
+		rs_error_set(err, rc, "cannot make a mutex: %s", rs_strerror(rc));
+		goto destroy_mu;
+	}
+	if ((rc = pthread_cond_init(&imp->cv, NULL))) {
+		rs_error_set(err, rc, "cannot make a condition variable: %s", rs_strerror(rc));
+		goto destroy_cb_mu;
+	}
+	if ((rc = pthread_create(&imp->thread, NULL, committer_main, imp))) {
 		rs_error_set(err, rc, "cannot start a thread: %s", rs_strerror(rc));
-		goto free_import;
+		goto destroy_cv;
 	}
 	imp->started = 1;
 	*out = imp;
 	return 0;
+destroy_cv:
+	pthread_cond_destroy(&imp->cv);
+destroy_cb_mu:
+	pthread_mutex_destroy(&imp->cb_mu);
+destroy_mu:
+	pthread_mutex_destroy(&imp->mu);
 free_import:
 	rs_import_free(imp);
 	return rc;
@@ -733,27 +657,12 @@ free_import:
 
 int rs_import_commit(rs_import *imp, rs_error *err)
 {
-	applier *ap = &imp->ap;
 	int rc;
 
-	pthread_mutex_lock(&ap->mu);
-	while (ap->job || ap->npool == 0)
-		pthread_cond_wait(&ap->cv, &ap->mu);
-	if ((rc = ap->rc) == 0) {
-		/* the applier thread owns the transaction: an empty job with
-		 * commit set has it commit */
-		ap->job = ap->pool[--ap->npool];
-		ap->job_has_src = 0;
-		ap->job_commit = 1;
-		uint64_t mine = ++ap->handed_seq;
-		pthread_cond_broadcast(&ap->cv);
-		while (ap->done_seq < mine)
-			pthread_cond_wait(&ap->cv, &ap->mu);
-		rc = ap->rc;
-	}
-	if (rc)
-		*err = ap->err;
-	pthread_mutex_unlock(&ap->mu);
+	pthread_mutex_lock(&imp->mu);
+	if ((rc = hand_over(imp, 1)))
+		*err = imp->err;
+	pthread_mutex_unlock(&imp->mu);
 	return rc;
 }
 
@@ -761,18 +670,24 @@ void rs_import_free(rs_import *imp)
 {
 	if (imp == NULL)
 		return;
-	/* a transaction still open is committed: what it holds is a prefix
-	 * of each input */
 	if (imp->started) {
-		applier_stop(&imp->ap);
+		pthread_mutex_lock(&imp->mu);
+		/* what the runs hold is a prefix of each input: committed rather
+		 * than thrown away, unless a merge failed before */
+		hand_over(imp, 1);
+		imp->stop = 1;
+		pthread_cond_broadcast(&imp->cv);
+		pthread_mutex_unlock(&imp->mu);
+		pthread_join(imp->thread, NULL);
+		pthread_cond_destroy(&imp->cv);
 		pthread_mutex_destroy(&imp->cb_mu);
+		pthread_mutex_destroy(&imp->mu);
 	}
-	for (size_t i = 0; imp->batches && i < imp->nbatches; i++)
-		rs_batch_free(imp->batches[i]);
-	free(imp->batches);
-	free(imp->ap.pool);
+	rs_runs_free(imp->set[0].runs);
+	rs_runs_free(imp->set[1].runs);
+	free(imp->srcs);
+	free(imp->commit_buf);
 	free(imp->reading);
-	free(imp->handed);
 	free(imp);
 }
 
@@ -816,11 +731,12 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	int restart;
 	if ((rc = resume(&im, path, &restart, err)))
 		goto close_input;
-	pthread_mutex_lock(&imp->ap.mu);
-	while (imp->ap.npool == 0)
-		pthread_cond_wait(&imp->ap.cv, &imp->ap.mu);
-	im.batch = imp->ap.pool[--imp->ap.npool];
-	pthread_mutex_unlock(&imp->ap.mu);
+	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
+	size_t keys = opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS;
+	if ((rc = rs_batch_new(&im.batch, keys, bytes))) {
+		rs_error_set(err, rc, "out of memory");
+		goto close_input;
+	}
 	if (restart) {
 		/* start again from the beginning of the input */
 		if (strcmp(path, "-") == 0) {
@@ -986,12 +902,9 @@ close_input:
 release:
 	if (im.cb_locked)
 		pthread_mutex_unlock(&imp->cb_mu);
-	pthread_mutex_lock(&imp->ap.mu);
-	if (im.batch) {
-		/* what was not handed over is not applied: its progress is not */
-		rs_batch_clear(im.batch);
-		imp->ap.pool[imp->ap.npool++] = im.batch;
-	}
+	/* what was not spilled is not applied: its progress is not either */
+	rs_batch_free(im.batch);
+	pthread_mutex_lock(&imp->mu);
 	if (im.reading) {
 		for (size_t i = 0; i < imp->nreading; i++)
 			if (memcmp(imp->reading[i], im.src.fingerprint, 16) == 0) {
@@ -1001,8 +914,8 @@ release:
 				break;
 			}
 	}
-	pthread_cond_broadcast(&imp->ap.cv);
-	pthread_mutex_unlock(&imp->ap.mu);
+	pthread_cond_broadcast(&imp->cv);
+	pthread_mutex_unlock(&imp->mu);
 free_buf:
 	free(im.lr.buf);
 free_parser:

@@ -38,6 +38,7 @@
 #include <uuid/uuid.h>
 
 #include <rewardstore/catalog.h>
+#include <rewardstore/runs.h>
 #include <rewardstore/store.h>
 
 #include "hash.h"
@@ -720,164 +721,163 @@ int rs_store_apply(rs_store *s, rs_batch *b, const rs_source *src,
 	return apply_with(s, b, src, nsrc, NULL, NULL, err);
 }
 
-/* ---- one transaction over many batches ----
+/* ---- applying sorted runs ----
  *
- * With MDB_WRITEMAP a transaction's dirty pages live in the file mapping,
- * not in the heap, so the importer keeps one transaction open across many
- * batches: a page is copied the first time the transaction touches it and
- * written in place after that.  The map must have room for every page the
- * transaction may write, since a full map can only abort it: begin makes
- * room for a copy of the whole tree plus a reserve, and rs_txn_full() says
- * when the tree has grown so near that a commit should come first. */
+ * An import spills its batches as sorted runs (src/runs.c) and applies a
+ * whole stretch of them here, in one transaction: the runs are read merged
+ * in key order, a key's entries are folded in memory, and each key is
+ * written once, walking the B-tree from left to right.  Consecutive keys
+ * mostly share a leaf, which LMDB's cursor finds without a search from
+ * the root; each leaf is copied once per transaction (MDB_WRITEMAP). */
 
-#define TXN_RESERVE (512ULL << 20) /* room made at begin beyond the tree's copy */
-#define TXN_MARGIN (192ULL << 20)  /* room a batch may need: the largest batch's
-                                    * bytes several times over */
+typedef struct runs_job {
+	rs_runs *runs;
+	const rs_source *src;
+	size_t nsrc;
+} runs_job;
 
-struct rs_txn {
-	rs_store *s;
-	MDB_txn *txn;
-	uint64_t start_end;  /* bytes in use at the last commit */
-	uint64_t map_size;
-	size_t batches;      /* applied in this transaction */
-};
-
-static uint64_t tree_bytes(MDB_txn *txn, MDB_dbi dbi, unsigned psize)
+/* Write one key: raw is its encoded record, or rec (raw NULL) its merge of
+ * several.  Merged into the stored record if there is one. */
+static int put_one(rs_store *s, MDB_cursor *cur, const uint8_t *key, size_t key_len,
+                   const uint8_t *raw, size_t raw_len, const rs_record *rec, rs_error *err)
 {
-	MDB_stat st;
-	if (mdb_stat(txn, dbi, &st))
+	MDB_val k = { key_len, (void *)key }, v;
+	rs_record stored, r;
+	int rc;
+
+	if (raw == NULL) {
+		if ((rc = reserve(s, rs_record_encoded_max(rec))))
+			return rs_error_set(err, rc, "out of memory");
+		v.mv_size = rs_record_encode(rec, s->scratch);
+		v.mv_data = s->scratch;
+	} else {
+		v.mv_size = raw_len;
+		v.mv_data = (void *)raw;
+	}
+	rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+	if (rc == 0)
 		return 0;
-	return (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * psize;
+	if (rc != MDB_KEYEXIST) {
+		if (rc != MDB_MAP_FULL)
+			fail(err, s->path, rc, "cannot write a record");
+		return rc;
+	}
+	/* v is the stored value now */
+	if ((rc = rs_record_decode(&stored, v.mv_data, v.mv_size)) ||
+	    (raw && (rc = rs_record_decode(&r, raw, raw_len)))) {
+		rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
+		rs_error_locate(err, s->path, 0, 0);
+		return rc;
+	}
+	rs_record_merge(&stored, raw ? &r : rec);
+	/* stored may point into the page; encode before the put */
+	if ((rc = reserve(s, rs_record_encoded_max(&stored))))
+		return rs_error_set(err, rc, "out of memory");
+	v.mv_size = rs_record_encode(&stored, s->scratch);
+	v.mv_data = s->scratch;
+	if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT)) && rc != MDB_MAP_FULL)
+		fail(err, s->path, rc, "cannot write a record");
+	return rc;
 }
 
-static int txn_start(rs_txn *t, rs_error *err)
+static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
-	rs_store *s = t->s;
+	runs_job *j = arg;
+	MDB_cursor *cur;
+	const uint8_t *key, *val, *pkey = NULL, *praw = NULL;
+	size_t key_len, val_len, pkey_len = 0, praw_len = 0;
+	rs_record acc, r;
+	int have = 0, folded = 0, rc;
+
+	if ((rc = rs_runs_read_begin(j->runs, err)))
+		return rc;
+	if ((rc = mdb_cursor_open(txn, s->records, &cur))) {
+		fail(err, s->path, rc, "cannot open a cursor");
+		goto end_read;
+	}
+	while (rs_runs_read_next(j->runs, &key, &key_len, &val, &val_len)) {
+		if (have && rs_key_cmp(key, key_len, pkey, pkey_len) == 0) {
+			/* the same key in another run: fold it in memory; the
+			 * strings stay in the mapped runs */
+			if (!folded && (rc = rs_record_decode(&acc, praw, praw_len)))
+				goto damaged;
+			if ((rc = rs_record_decode(&r, val, val_len)))
+				goto damaged;
+			rs_record_merge(&acc, &r);
+			folded = 1;
+			continue;
+		}
+		if (have && (rc = put_one(s, cur, pkey, pkey_len, folded ? NULL : praw, praw_len,
+		                          &acc, err)))
+			goto close_cursor;
+		pkey = key;
+		pkey_len = key_len;
+		praw = val;
+		praw_len = val_len;
+		have = 1;
+		folded = 0;
+	}
+	if (have && (rc = put_one(s, cur, pkey, pkey_len, folded ? NULL : praw, praw_len, &acc,
+	                          err)))
+		goto close_cursor;
+	mdb_cursor_close(cur);
+	rs_runs_read_end(j->runs);
+	apply_job aj = { NULL, j->src, j->nsrc, NULL, NULL };
+	return apply_body(s, txn, &aj, err);
+damaged:
+	rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+	rs_error_locate(err, s->path, 0, 0);
+close_cursor:
+	mdb_cursor_close(cur);
+end_read:
+	rs_runs_read_end(j->runs);
+	return rc;
+}
+
+/* Make the map big enough for a transaction that may copy every page of
+ * the tree and add the runs' bytes, before it begins: a full map would
+ * make it start again.  The file is sparse up to the map size. */
+static int make_room(rs_store *s, uint64_t extra, rs_error *err)
+{
+	MDB_txn *txn;
 	MDB_envinfo info;
 	MDB_stat st;
 	int rc;
 
-	for (;;) {
-		if ((rc = mdb_txn_begin(s->env, NULL, 0, &t->txn)) == MDB_MAP_RESIZED) {
-			/* another process grew the map: take its size */
-			if ((rc = set_mapsize(s, 0)))
-				return fail(err, s->path, rc, "cannot grow the map");
-			continue;
-		}
-		if (rc)
-			return fail(err, s->path, rc, "cannot begin a write transaction");
-		mdb_env_info(s->env, &info);
-		mdb_env_stat(s->env, &st);
-		t->start_end = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-		t->map_size = info.me_mapsize;
-		uint64_t want = t->start_end + tree_bytes(t->txn, s->records, st.ms_psize) +
-		                TXN_RESERVE;
-		if (want <= t->map_size)
-			return 0;
-		/* the map can only change with no transaction open */
-		mdb_txn_abort(t->txn);
-		t->txn = NULL;
-		uint64_t size = t->map_size ? t->map_size : DEFAULT_MAP_SIZE;
-		while (size < want)
-			size *= 2;
-		if ((rc = set_mapsize(s, size)))
-			return fail(err, s->path, rc, "cannot grow the map");
+	pthread_mutex_lock(&s->map_mu);
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) {
+		pthread_mutex_unlock(&s->map_mu);
+		return rc == MDB_MAP_RESIZED ? 0 : fail(err, s->path, rc, "cannot begin a read transaction");
 	}
+	mdb_env_info(s->env, &info);
+	mdb_env_stat(s->env, &st);
+	uint64_t want = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize + extra;
+	if (mdb_stat(txn, s->records, &st) == 0)
+		want += (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+		        st.ms_psize;
+	mdb_txn_abort(txn);
+	uint64_t size = info.me_mapsize ? info.me_mapsize : DEFAULT_MAP_SIZE;
+	while (size < want)
+		size *= 2;
+	rc = size == info.me_mapsize ? 0 : mdb_env_set_mapsize(s->env, size);
+	pthread_mutex_unlock(&s->map_mu);
+	return rc ? fail(err, s->path, rc, "cannot grow the map") : 0;
 }
 
-int rs_txn_begin(rs_store *s, rs_txn **out, rs_error *err)
+int rs_store_apply_runs(rs_store *s, rs_runs *runs, const rs_source *src, size_t nsrc,
+                        rs_error *err)
 {
-	rs_txn *t = calloc(1, sizeof *t);
+	runs_job j = { runs, src, nsrc };
 	int rc;
 
-	*out = NULL;
-	if (t == NULL)
-		return rs_error_set(err, RS_ENOMEM, "out of memory");
-	t->s = s;
-	if ((rc = txn_start(t, err))) {
-		free(t);
+	if ((rc = make_room(s, 2 * rs_runs_bytes(runs) + (64u << 20), err)))
 		return rc;
-	}
-	*out = t;
-	return 0;
+	return write_txn(s, runs_body, &j, err);
 }
 
-int rs_txn_apply(rs_txn *t, rs_batch *b, rs_error *err)
+const char *rs_store_path(const rs_store *s)
 {
-	rs_store *s = t->s;
-	int rc;
-
-	while ((rc = apply_records(s, t->txn, b, err)) == MDB_MAP_FULL && t->batches == 0) {
-		/* nothing else is in the transaction: grow the map and apply
-		 * this batch again */
-		MDB_envinfo info;
-		mdb_txn_abort(t->txn);
-		t->txn = NULL;
-		mdb_env_info(s->env, &info);
-		if ((rc = set_mapsize(s, info.me_mapsize * 2)))
-			return fail(err, s->path, rc, "cannot grow the map");
-		if ((rc = txn_start(t, err)))
-			return rc;
-	}
-	if (rc == MDB_MAP_FULL)
-		fail(err, s->path, rc,
-		     "the store's map filled before a commit (nothing since the last commit "
-		     "was applied; run again to resume)");
-	if (rc) {
-		mdb_txn_abort(t->txn);
-		t->txn = NULL;
-		return rc;
-	}
-	t->batches++;
-	return 0;
-}
-
-int rs_txn_full(const rs_txn *t)
-{
-	MDB_stat st;
-
-	if (t->txn == NULL || mdb_env_stat(t->s->env, &st))
-		return 0;
-	/* every page this transaction has written belongs to the tree now, or
-	 * was freed and reused within it: so it has used at most this much */
-	uint64_t bound = t->start_end + tree_bytes(t->txn, t->s->records, st.ms_psize);
-	return bound + TXN_MARGIN > t->map_size;
-}
-
-int rs_txn_commit(rs_txn *t, const rs_source *src, size_t nsrc, rs_error *err)
-{
-	apply_job j = { NULL, src, nsrc, NULL, NULL };
-	rs_store *s = t->s;
-	int rc;
-
-	if (t->txn == NULL)
-		return rs_error_set(err, RS_EUSAGE, "the transaction was aborted");
-	rc = apply_body(s, t->txn, &j, err);
-	if (rc == MDB_MAP_FULL)
-		fail(err, s->path, rc,
-		     "the store's map filled before a commit (nothing since the last commit "
-		     "was applied; run again to resume)");
-	if (rc) {
-		mdb_txn_abort(t->txn);
-	} else if ((rc = mdb_txn_commit(t->txn))) {
-		rc = rc == MDB_MAP_FULL
-		             ? fail(err, s->path, rc,
-		                    "the store's map filled at a commit (nothing since the last "
-		                    "commit was applied; run again to resume)")
-		             : commit_failed(s, rc, err);
-	}
-	t->txn = NULL;
-	t->batches = 0;
-	return rc;
-}
-
-void rs_txn_free(rs_txn *t)
-{
-	if (t == NULL)
-		return;
-	if (t->txn)
-		mdb_txn_abort(t->txn);
-	free(t);
+	return s->path;
 }
 
 /* ---- merging stores ----

@@ -11,6 +11,7 @@
 #include <rewardstore/export.h>
 #include <rewardstore/import.h>
 #include <rewardstore/record.h>
+#include <rewardstore/runs.h>
 #include <rewardstore/store.h>
 #include <rewardstore/text.h>
 #include <rewardstore/timestamp.h>

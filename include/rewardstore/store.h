@@ -72,22 +72,18 @@ int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
 int rs_store_apply(rs_store *s, rs_batch *b, const rs_source *src,
                    size_t nsrc, rs_error *err);
 
-/* One write transaction over many batches, for bulk loads: each B-tree
- * page is copied once per transaction, however many batches touch it, and
- * (the store being mapped for writing) the pages it writes are the page
- * cache's, not the heap's.  Nothing is durable, or visible to readers,
- * before rs_txn_commit, which writes the sources' progress with the
- * records.  After a failure of apply or commit the transaction is aborted
- * (the store is as it was at its last commit); only rs_txn_free is left
- * to call. */
-typedef struct rs_txn rs_txn;
-int rs_txn_begin(rs_store *s, rs_txn **out, rs_error *err);
-int rs_txn_apply(rs_txn *t, rs_batch *b, rs_error *err);
-/* Whether the map is getting too full for another batch: commit first. */
-int rs_txn_full(const rs_txn *t);
-int rs_txn_commit(rs_txn *t, const rs_source *src, size_t nsrc, rs_error *err);
-/* Abort what was not committed, and free. */
-void rs_txn_free(rs_txn *t);
+/* Merge the sorted runs into the records and write the sources' progress,
+ * all in one transaction (see include/rewardstore/runs.h): the runs are
+ * read merged in key order and each key is written once.  The map is
+ * grown first so that the transaction fits; a full map is grown anyway
+ * and the transaction run again; any other failure leaves the store as it
+ * was at the last commit.  The runs are left as they are. */
+typedef struct rs_runs rs_runs;
+int rs_store_apply_runs(rs_store *s, rs_runs *runs, const rs_source *src, size_t nsrc,
+                        rs_error *err);
+
+/* The store's directory, as it was opened. */
+const char *rs_store_path(const rs_store *s);
 
 typedef struct rs_merge_counts {
 	uint64_t records;        /* records folded in this run */

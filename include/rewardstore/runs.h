@@ -1,0 +1,48 @@
+/* Sorted runs: packed batches (rs_batch_pack) spilled, one after another,
+ * to an unnamed file in the store's directory, and read back merged in key
+ * order.  An import applies a whole stretch of input to the store in one
+ * pass of the B-tree this way: with many keys per leaf, each leaf is found
+ * once and copied once, and a key seen in many batches is merged in memory
+ * and written once.  The file is page cache, not the heap: the importer's
+ * anonymous memory stays flat however long the stretch. */
+#ifndef REWARDSTORE_RUNS_H
+#define REWARDSTORE_RUNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewardstore/batch.h>
+#include <rewardstore/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rs_runs rs_runs;
+
+/* An empty set of runs in an unnamed file in dir: it disappears with the
+ * process, however that ends. */
+int rs_runs_new(rs_runs **out, const char *dir, rs_error *err);
+void rs_runs_free(rs_runs *r);
+
+/* Append b, packed (rs_batch_pack is called if it was not), as a run. */
+int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err);
+
+size_t rs_runs_count(const rs_runs *r);
+uint64_t rs_runs_bytes(const rs_runs *r);
+
+/* Read every entry of every run, in key order; entries with equal keys
+ * come one after the other.  The pointers stay valid until
+ * rs_runs_read_end.  next returns 1, or 0 at the end. */
+int rs_runs_read_begin(rs_runs *r, rs_error *err);
+int rs_runs_read_next(rs_runs *r, const uint8_t **key, size_t *key_len,
+                      const uint8_t **val, size_t *val_len);
+void rs_runs_read_end(rs_runs *r);
+
+/* Empty the file for the next stretch. */
+int rs_runs_clear(rs_runs *r, rs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,201 @@
+/* src/runs.c, and rs_store_apply_runs: runs read back merged in key order,
+ * and a stretch applied as runs gives the store that applying its batches
+ * one by one gives. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rewardstore/batch.h>
+#include <rewardstore/runs.h>
+#include <rewardstore/store.h>
+
+#include "suites.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/rs-check-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *names[] = { "a", "bb", "캐릭터", "a longer name, with a comma", "" };
+
+/* n random observations over few users and codes, so keys repeat within a
+ * batch, across batches, and against what a store already holds */
+static void fill_random(rs_batch *b, uint64_t *seed, int n)
+{
+	for (int i = 0; i < n; i++) {
+		rs_obs o;
+		char code[16];
+		const char *name = names[test_rand(seed) % 5];
+		memset(&o, 0, sizeof o);
+		memset(o.user_id, (int)(test_rand(seed) % 40), 16);
+		o.user_id[15] = (uint8_t)(test_rand(seed) % 3);
+		snprintf(code, sizeof code, "c%d", (int)(test_rand(seed) % 7));
+		o.code = (rs_str){ code, (uint32_t)strlen(code) };
+		o.acquired_at = (int64_t)(test_rand(seed) % 1000000);
+		if (test_rand(seed) % 2) {
+			memset(o.character_id, (int)(test_rand(seed) % 5 + 1), 16);
+			o.has_character_id = 1;
+		}
+		o.name = (rs_str){ name, (uint32_t)strlen(name) };
+		ck_assert_int_eq(rs_batch_add_obs(b, &o), 0);
+	}
+}
+
+START_TEST(runs_read_back_in_key_order)
+{
+	rs_runs *r;
+	rs_batch *b;
+	rs_error err;
+	uint64_t seed = 7;
+	size_t added = 0, seen = 0;
+	const uint8_t *key, *val, *prev = NULL;
+	size_t key_len, val_len, prev_len = 0;
+
+	ck_assert_int_eq(rs_runs_new(&r, dir, &err), 0);
+	ck_assert_int_eq(rs_batch_new(&b, 4096, 0), 0);
+	for (int i = 0; i < 9; i++) {
+		fill_random(b, &seed, 300);
+		added += rs_batch_count(b);
+		ck_assert_int_eq(rs_runs_add(r, b, &err), 0);
+		rs_batch_clear(b);
+	}
+	ck_assert_uint_eq(rs_runs_count(r), 9);
+	ck_assert_int_eq(rs_runs_read_begin(r, &err), 0);
+	while (rs_runs_read_next(r, &key, &key_len, &val, &val_len)) {
+		rs_record rec;
+		if (prev)
+			ck_assert_int_le(rs_key_cmp(prev, prev_len, key, key_len), 0);
+		ck_assert_int_eq(rs_record_decode(&rec, val, val_len), 0);
+		prev = key;
+		prev_len = key_len;
+		seen++;
+	}
+	rs_runs_read_end(r);
+	ck_assert_uint_eq(seen, added);
+	/* cleared, it holds nothing */
+	ck_assert_int_eq(rs_runs_clear(r, &err), 0);
+	ck_assert_uint_eq(rs_runs_count(r), 0);
+	ck_assert_int_eq(rs_runs_read_begin(r, &err), 0);
+	ck_assert_int_eq(rs_runs_read_next(r, &key, &key_len, &val, &val_len), 0);
+	rs_runs_read_end(r);
+	rs_batch_free(b);
+	rs_runs_free(r);
+	/* the file had no name: nothing is left in dir */
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int entries = 0;
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		entries += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	ck_assert_int_eq(entries, 0);
+}
+END_TEST
+
+/* every record of two stores, compared */
+static void same_stores(rs_store *a, rs_store *b)
+{
+	rs_cursor *ca, *cb;
+	rs_error err;
+	const uint8_t *ka, *kb;
+	size_t la, lb;
+	rs_record ra, rb;
+	int n = 0, ga, gb;
+
+	ck_assert_int_eq(rs_cursor_open(a, &ca, &err), 0);
+	ck_assert_int_eq(rs_cursor_open(b, &cb, &err), 0);
+	for (;;) {
+		ga = rs_cursor_next(ca, &ka, &la, &ra, &err);
+		gb = rs_cursor_next(cb, &kb, &lb, &rb, &err);
+		ck_assert_int_eq(ga, gb);
+		if (ga != 1)
+			break;
+		ck_assert_int_eq(rs_key_cmp(ka, la, kb, lb), 0);
+		ck_assert(rs_record_same(&ra, &rb));
+		ck_assert_uint_eq(ra.n_obs, rb.n_obs);
+		n++;
+	}
+	ck_assert_int_eq(ga, 0);
+	ck_assert_int_gt(n, 100);
+	rs_cursor_close(ca);
+	rs_cursor_close(cb);
+}
+
+START_TEST(applying_runs_is_applying_batches)
+{
+	char pa[128], pb[128];
+	rs_store *a, *b;
+	rs_runs *r;
+	rs_batch *bt;
+	rs_error err;
+	rs_source src = { .bytes = 42, .lines = 3, .events = 7 };
+	rs_source got;
+	uint64_t seed = 11, seed2;
+
+	snprintf(pa, sizeof pa, "%s/a", dir);
+	snprintf(pb, sizeof pb, "%s/b", dir);
+	ck_assert_int_eq(rs_store_open(&a, pa, 0, &err), 0);
+	ck_assert_int_eq(rs_store_open(&b, pb, 0, &err), 0);
+	ck_assert_int_eq(rs_batch_new(&bt, 4096, 0), 0);
+	/* the same records in both stores first: runs merge into them */
+	fill_random(bt, &seed, 200);
+	ck_assert_int_eq(rs_store_apply(a, bt, NULL, 0, &err), 0);
+	rs_batch_clear(bt);
+	seed = 11;
+	fill_random(bt, &seed, 200);
+	ck_assert_int_eq(rs_store_apply(b, bt, NULL, 0, &err), 0);
+	rs_batch_clear(bt);
+	/* then eight batches: one by one into a, as runs into b */
+	seed2 = seed;
+	for (int i = 0; i < 8; i++) {
+		fill_random(bt, &seed, 250);
+		ck_assert_int_eq(rs_store_apply(a, bt, NULL, 0, &err), 0);
+		rs_batch_clear(bt);
+	}
+	ck_assert_int_eq(rs_runs_new(&r, pb, &err), 0);
+	for (int i = 0; i < 8; i++) {
+		fill_random(bt, &seed2, 250);
+		ck_assert_int_eq(rs_runs_add(r, bt, &err), 0);
+		rs_batch_clear(bt);
+	}
+	memset(src.fingerprint, 0xcd, 16);
+	src.expect_bytes = 0;
+	strcpy(src.name, "runs.jsonl");
+	ck_assert_int_eq(rs_store_apply_runs(b, r, &src, 1, &err), 0);
+	same_stores(a, b);
+	/* the progress went with the records */
+	ck_assert_int_eq(rs_store_source_get(b, src.fingerprint, &got, &err), 0);
+	ck_assert_uint_eq(got.bytes, 42);
+	/* and a progress the store does not say is refused, applying nothing */
+	src.expect_bytes = 41;
+	src.bytes = 99;
+	ck_assert_int_eq(rs_store_apply_runs(b, r, &src, 1, &err), RS_ECONFLICT);
+	same_stores(a, b);
+	rs_runs_free(r);
+	rs_batch_free(bt);
+	rs_store_close(a);
+	rs_store_close(b);
+}
+END_TEST
+
+Suite *runs_suite(void)
+{
+	Suite *s = suite_create("runs");
+	TCase *tc = tcase_create("runs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, runs_read_back_in_key_order);
+	tcase_add_test(tc, applying_runs_is_applying_batches);
+	suite_add_tcase(s, tc);
+	return s;
+}
