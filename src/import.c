@@ -40,7 +40,7 @@
  * at once costs a little memory). */
 #define DEFAULT_BATCH_KEYS 24576
 #define DEFAULT_BATCH_BYTES (6u << 20)
-#define DEFAULT_COMMIT_EVENTS 4000000
+#define DEFAULT_COMMIT_EVENTS 8000000
 #define MAX_RUN_BYTES (4ULL << 30)
 #define MAX_RUNS 4096
 

@@ -188,7 +188,7 @@ int rs_runs_read_begin(rs_runs *r, rs_error *err)
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
 	}
 	r->map_len = (size_t)r->bytes;
-	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED, r->fd, 0);
+	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
 	if (r->map == MAP_FAILED) {
 		int e = errno;
 		r->map = NULL;
