@@ -1,6 +1,11 @@
 /* From a record to the row of user_profile.user_characters (SPEC sections
  * 3 and 4). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rewardstore/export.h>
 #include <rewardstore/uuid.h>
@@ -51,4 +56,266 @@ int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
 	row->updated_at = r->t_max;
 	/* character_id and character_name are NOT NULL in the table */
 	return row->has_character_id && row->name.n ? 0 : RS_EBADLINE;
+}
+
+/* ---- the export ----
+ *
+ * With two threads, the key space is cut at user ids from 0x80...: the
+ * first half is written to the stream while the second is written to an
+ * unnamed file, copied after it.  Each thread reads with its own cursor,
+ * and LMDB binds a read transaction to its thread, so both must be shown
+ * to read the same snapshot: they compare transaction ids and start again
+ * when a commit came between their two beginnings. */
+
+static const uint8_t split_key[1] = { 0x80 };
+
+typedef struct part {
+	rs_store *s;
+	const rs_export_opts *o;
+	FILE *fp;
+	rs_writer *w;
+	int second;              /* keys from split_key on; else up to it */
+	rs_cursor *cur;
+	rs_export_counts counts;
+	int rc;
+	rs_error err;
+} part;
+
+static int part_open(part *p)
+{
+	int rc;
+
+	rs_error_clear(&p->err);
+	if ((rc = rs_cursor_open(p->s, &p->cur, &p->err)))
+		return rc;
+	if (p->o->user)
+		rc = rs_cursor_seek(p->cur, p->o->user, RS_UUID_LEN, &p->err);
+	else if (p->second)
+		rc = rs_cursor_seek(p->cur, split_key, sizeof split_key, &p->err);
+	if (rc) {
+		rs_cursor_close(p->cur);
+		p->cur = NULL;
+	}
+	return rc;
+}
+
+static int part_write(part *p)
+{
+	const uint8_t *key;
+	size_t key_len;
+	rs_record r;
+	rs_row row;
+	int rc, fb;
+
+	while ((rc = rs_cursor_next(p->cur, &key, &key_len, &r, &p->err)) == 1) {
+		if (p->o->user && memcmp(key, p->o->user, RS_UUID_LEN) != 0)
+			break;
+		if (!p->second && p->o->threads != 1 && key[0] >= split_key[0])
+			break;
+		if (rs_row_from_record(&row, key, key_len, &r, p->o->policy, p->o->catalog, &fb)) {
+			p->counts.held_back++;
+			continue;
+		}
+		p->counts.fell_back += (uint64_t)fb;
+		p->counts.rows++;
+		if ((rc = rs_writer_row(p->w, &row)))
+			return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));
+	}
+	if (rc < 0 || rc > 1)
+		return rc;
+	if ((rc = rs_writer_flush(p->w)))
+		return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));
+	p->counts.psql_hazards = rs_writer_psql_hazards(p->w);
+	return 0;
+}
+
+/* the second half's thread: open, say which snapshot, hear whether it is
+ * the first half's, then write */
+typedef struct handshake {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t snapshot;
+	int posted;              /* 1 snapshot posted, -1 could not open */
+	int verdict;             /* 0 none yet, 1 go, -1 open again, -2 stop */
+} handshake;
+
+typedef struct second_arg {
+	part *p;
+	handshake *h;
+} second_arg;
+
+static void *second_main(void *arg)
+{
+	second_arg *a = arg;
+	part *p = a->p;
+	handshake *h = a->h;
+
+	for (;;) {
+		int rc = part_open(p);
+		pthread_mutex_lock(&h->mu);
+		h->snapshot = rc ? 0 : rs_cursor_snapshot(p->cur);
+		h->posted = rc ? -1 : 1;
+		pthread_cond_broadcast(&h->cv);
+		while (h->verdict == 0)
+			pthread_cond_wait(&h->cv, &h->mu);
+		int verdict = h->verdict;
+		h->verdict = 0;
+		pthread_mutex_unlock(&h->mu);
+		if (rc) {
+			p->rc = rc;
+			return NULL;
+		}
+		if (verdict > 0)
+			break;
+		rs_cursor_close(p->cur);
+		p->cur = NULL;
+		if (verdict == -2)
+			return NULL; /* the first thread writes it all */
+	}
+	p->rc = part_write(p);
+	rs_cursor_close(p->cur);
+	p->cur = NULL;
+	return NULL;
+}
+
+static FILE *unnamed_file(const char *dir, rs_error *err)
+{
+	char path[4096];
+	int fd;
+	FILE *fp;
+
+	if (dir == NULL && ((dir = getenv("TMPDIR")) == NULL || *dir == '\0'))
+		dir = "/tmp";
+	snprintf(path, sizeof path, "%s/rewardstore-export.XXXXXX", dir);
+	if ((fd = mkstemp(path)) < 0) {
+		rs_error_set(err, errno, "cannot make a temporary file in '%s': %s", dir,
+		             strerror(errno));
+		return NULL;
+	}
+	unlink(path);
+	if ((fp = fdopen(fd, "w+")) == NULL) {
+		rs_error_set(err, errno, "cannot open a temporary file: %s", strerror(errno));
+		close(fd);
+	}
+	return fp;
+}
+
+static int copy_stream(FILE *from, FILE *to, rs_error *err)
+{
+	char buf[1 << 16];
+	size_t n;
+
+	if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
+		return rs_error_set(err, errno, "cannot read back the export's second half: %s",
+		                    strerror(errno));
+	while ((n = fread(buf, 1, sizeof buf, from)) > 0)
+		if (fwrite(buf, 1, n, to) != n)
+			return rs_error_set(err, errno ? errno : EIO, "cannot write the export: %s",
+			                    strerror(errno ? errno : EIO));
+	if (ferror(from))
+		return rs_error_set(err, EIO, "cannot read back the export's second half");
+	return 0;
+}
+
+int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_counts *counts,
+              rs_error *err)
+{
+	rs_export_opts o = *opts;
+	part first = { .s = s, .o = &o, .fp = fp };
+	part second = { .s = s, .o = &o, .second = 1 };
+	handshake h = { .posted = 0 };
+	second_arg sa = { &second, &h };
+	pthread_t thread;
+	int rc, threaded = 0;
+
+	memset(counts, 0, sizeof *counts);
+	if (o.threads == 0)
+		o.threads = 2;
+	if (o.user)
+		o.threads = 1;
+	if ((rc = rs_writer_new(&first.w, fp, o.format)))
+		return rs_error_set(err, rc, "out of memory");
+	if (o.threads > 1) {
+		/* anything that keeps the second thread from being is no error:
+		 * the first writes it all */
+		second.fp = unnamed_file(o.tmp_dir, &second.err);
+		if (second.fp && rs_writer_new(&second.w, second.fp, o.format) == 0 &&
+		    pthread_mutex_init(&h.mu, NULL) == 0) {
+			if (pthread_cond_init(&h.cv, NULL) == 0) {
+				if (pthread_create(&thread, NULL, second_main, &sa) == 0)
+					threaded = 1;
+				else
+					pthread_cond_destroy(&h.cv);
+			}
+			if (!threaded)
+				pthread_mutex_destroy(&h.mu);
+		}
+		if (!threaded)
+			o.threads = 1;
+	}
+	rs_writer_begin(first.w);
+	for (int tries = 0;; tries++) {
+		rc = part_open(&first);
+		if (!threaded)
+			break;
+		pthread_mutex_lock(&h.mu);
+		while (h.posted == 0)
+			pthread_cond_wait(&h.cv, &h.mu);
+		/* the same snapshot, or start again (a commit came between);
+		 * after a few tries the first thread writes it all */
+		int same = rc == 0 && h.posted > 0 && h.snapshot == rs_cursor_snapshot(first.cur);
+		int give_up = !same && (rc || h.posted < 0 || tries >= 8);
+		h.verdict = same ? 1 : give_up ? -2 : -1;
+		h.posted = 0;
+		pthread_cond_broadcast(&h.cv);
+		pthread_mutex_unlock(&h.mu);
+		if (same)
+			break;
+		if (give_up) {
+			pthread_join(thread, NULL);
+			threaded = 0;
+			o.threads = 1;
+			if (first.cur == NULL)
+				continue; /* open again, alone */
+			break;
+		}
+		rs_cursor_close(first.cur);
+		first.cur = NULL;
+	}
+	if (rc) {
+		*err = first.err;
+		goto join;
+	}
+	rc = part_write(&first);
+	rs_cursor_close(first.cur);
+	if (rc) {
+		*err = first.err;
+		goto join;
+	}
+join:
+	if (threaded) {
+		pthread_join(thread, NULL);
+		pthread_cond_destroy(&h.cv);
+		pthread_mutex_destroy(&h.mu);
+		if (rc == 0 && (rc = second.rc))
+			*err = second.err;
+		if (rc == 0)
+			rc = copy_stream(second.fp, fp, err);
+		counts->rows += second.counts.rows;
+		counts->held_back += second.counts.held_back;
+		counts->fell_back += second.counts.fell_back;
+		counts->psql_hazards += second.counts.psql_hazards;
+	}
+	counts->threads = threaded ? 2 : 1;
+	if (rc == 0 && (rc = rs_writer_end(first.w)))
+		rs_error_set(err, rc, "cannot write the export: %s", strerror(rc));
+	counts->rows += first.counts.rows;
+	counts->held_back += first.counts.held_back;
+	counts->fell_back += first.counts.fell_back;
+	counts->psql_hazards += rs_writer_psql_hazards(first.w);
+	rs_writer_free(first.w);
+	rs_writer_free(second.w);
+	if (second.fp)
+		fclose(second.fp);
+	return rc;
 }

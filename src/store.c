@@ -1289,6 +1289,11 @@ int rs_cursor_next(rs_cursor *c, const uint8_t **key, size_t *key_len,
 	return 1;
 }
 
+uint64_t rs_cursor_snapshot(const rs_cursor *c)
+{
+	return (uint64_t)mdb_txn_id(c->txn);
+}
+
 void rs_cursor_close(rs_cursor *c)
 {
 	if (c == NULL)

@@ -364,6 +364,14 @@ int rs_writer_row(rs_writer *w, const rs_row *row)
 	return w->error;
 }
 
+int rs_writer_flush(rs_writer *w)
+{
+	flush(w);
+	if (!w->error && fflush(w->fp) != 0)
+		w->error = errno ? errno : EIO;
+	return w->error;
+}
+
 int rs_writer_end(rs_writer *w)
 {
 	if (w->format == RS_FORMAT_SQL)

@@ -8,6 +8,7 @@
 
 Suite *batch_suite(void);
 Suite *event_suite(void);
+Suite *export_suite(void);
 Suite *merge_suite(void);
 Suite *record_suite(void);
 Suite *runs_suite(void);

@@ -20,15 +20,11 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	int policy_given = 0;
 	rs_format format = RS_FORMAT_CSV;
 	rs_catalog *catalog = NULL;
-	uint64_t fell_back = 0;
 	const char *out_path = NULL;
 	char *tmp_path = NULL;
 	uint8_t user[RS_UUID_LEN];
 	int by_user = 0, c, rc, status = EXIT_OK;
-	uint64_t held_back = 0;
 	rs_store *s = NULL;
-	rs_cursor *cur = NULL;
-	rs_writer *w = NULL;
 	FILE *fp = stdout;
 	rs_error err;
 
@@ -100,67 +96,43 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			goto free_tmp;
 		}
 	}
-	if (rs_writer_new(&w, fp, format)) {
-		rs_msg_error("out of memory");
+	rs_export_opts eo = { .format = format, .policy = policy, .catalog = catalog,
+	                      .user = by_user ? user : NULL };
+	rs_export_counts ec;
+	/* the second half of the rows waits beside the output, where there is
+	 * room for it */
+	char *dir = NULL;
+	if (tmp_path) {
+		dir = strdup(tmp_path);
+		if (dir && strrchr(dir, '/') == dir)
+			dir[1] = '\0'; /* "/name": the root */
+		else if (dir && strrchr(dir, '/'))
+			*strrchr(dir, '/') = '\0';
+		else if (dir)
+			strcpy(dir, ".");
+		eo.tmp_dir = dir;
+	}
+	rc = rs_export(s, fp, &eo, &ec, &err);
+	free(dir);
+	if (rc) {
+		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 		goto close_out;
 	}
-	if ((rc = rs_cursor_open(s, &cur, &err)) ||
-	    (by_user && (rc = rs_cursor_seek(cur, user, RS_UUID_LEN, &err)))) {
-		rs_msg_error_value(&err);
-		status = EXIT_ERROR;
-		goto free_writer;
-	}
-	rs_writer_begin(w);
-	for (;;) {
-		const uint8_t *key;
-		size_t key_len;
-		rs_record r;
-		rs_row row;
-
-		rc = rs_cursor_next(cur, &key, &key_len, &r, &err);
-		if (rc == 0)
-			break;
-		if (rc < 0 || rc > 1) {
-			rs_msg_error_value(&err);
-			status = EXIT_ERROR;
-			goto close_cursor;
-		}
-		if (by_user && memcmp(key, user, RS_UUID_LEN) != 0)
-			break;
-		int fb;
-		if (rs_row_from_record(&row, key, key_len, &r, policy, catalog, &fb)) {
-			held_back++;
-			continue;
-		}
-		fell_back += (uint64_t)fb;
-		if (rs_writer_row(w, &row))
-			break;
-	}
-	if ((rc = rs_writer_end(w))) {
-		rs_msg_error("cannot write the export%s%s: %s", out_path ? " to " : "",
-		             out_path ? out_path : "", strerror(rc));
-		status = EXIT_ERROR;
-		goto close_cursor;
-	}
-	if (rs_writer_psql_hazards(w))
+	if (ec.psql_hazards)
 		rs_msg_warning("%llu value(s) hold a line that is only \"\\.\": PostgreSQL reads this "
 		               "CSV right with COPY FROM a server-side file, but psql (\\copy, or COPY "
 		               "FROM STDIN) stops there; use --format text or sql to load it through psql",
-		               (unsigned long long)rs_writer_psql_hazards(w));
-	if (fell_back)
+		               (unsigned long long)ec.psql_hazards);
+	if (ec.fell_back)
 		rs_msg_warning("%llu rows of codes the catalog lacks took their newest character_id",
-		               (unsigned long long)fell_back);
-	if (held_back) {
+		               (unsigned long long)ec.fell_back);
+	if (ec.held_back) {
 		rs_msg_warning("%llu rows held back: no character_id or character_name for them "
 		               "(NOT NULL in the table); 'rewardstore verify' lists them",
-		               (unsigned long long)held_back);
+		               (unsigned long long)ec.held_back);
 		status = EXIT_ATTENTION;
 	}
-close_cursor:
-	rs_cursor_close(cur);
-free_writer:
-	rs_writer_free(w);
 close_out:
 	if (fp != stdout) {
 		if (fclose(fp) != 0 && status != EXIT_ERROR) {

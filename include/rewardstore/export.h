@@ -10,6 +10,7 @@
 #include <rewardstore/catalog.h>
 #include <rewardstore/error.h>
 #include <rewardstore/record.h>
+#include <rewardstore/store.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +55,8 @@ int rs_writer_new(rs_writer **out, FILE *fp, rs_format format);
 /* Writes what comes before the rows (a CSV header, the SQL preamble). */
 int rs_writer_begin(rs_writer *w);
 int rs_writer_row(rs_writer *w, const rs_row *row);
+/* Write what is buffered to the stream; returns 0 or an errno. */
+int rs_writer_flush(rs_writer *w);
 /* Write what comes after the rows and flush; returns 0 or an errno. */
 int rs_writer_end(rs_writer *w);
 void rs_writer_free(rs_writer *w);
@@ -62,6 +65,32 @@ void rs_writer_free(rs_writer *w);
  * PostgreSQL's server reads them right, but psql (\copy, and COPY FROM
  * STDIN through psql) takes that line for the end of the data. */
 uint64_t rs_writer_psql_hazards(const rs_writer *w);
+
+/* The export: every record of one snapshot, in key order, as rows. */
+typedef struct rs_export_opts {
+	rs_format format;
+	rs_cid_policy policy;
+	const rs_catalog *catalog;   /* may be NULL */
+	const uint8_t *user;         /* only this user's rows, or NULL for all */
+	/* Two threads write the two halves of the key space at once (user ids
+	 * are random); the second half waits in an unnamed file in tmp_dir
+	 * (NULL: $TMPDIR, else /tmp) and is copied after the first.  1: one
+	 * thread, no file. */
+	int threads;
+	const char *tmp_dir;
+} rs_export_opts;
+
+typedef struct rs_export_counts {
+	uint64_t rows;
+	uint64_t held_back;          /* no character_id or name: not written */
+	uint64_t fell_back;          /* catalog policy, code not in the catalog */
+	uint64_t psql_hazards;       /* see rs_writer_psql_hazards */
+	int threads;                 /* how many wrote */
+} rs_export_counts;
+
+/* Returns 0, or a status with err filled (a write error is an errno). */
+int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_counts *counts,
+              rs_error *err);
 
 /* The CSV header line, without its newline. */
 extern const char rs_csv_header[];

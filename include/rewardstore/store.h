@@ -111,6 +111,9 @@ int rs_cursor_seek(rs_cursor *c, const uint8_t *key, size_t key_len,
  * or a negative status. */
 int rs_cursor_next(rs_cursor *c, const uint8_t **key, size_t *key_len,
                    rs_record *r, rs_error *err);
+/* The transaction the cursor reads: two cursors with the same one read the
+ * same snapshot. */
+uint64_t rs_cursor_snapshot(const rs_cursor *c);
 void rs_cursor_close(rs_cursor *c);
 
 /* The import history: one entry per run, in order, as text the program
