@@ -411,6 +411,10 @@ void rs_store_close(rs_store *s)
 {
 	if (s == NULL)
 		return;
+	/* commits without sync have no write order under MDB_WRITEMAP: one
+	 * sync at the end puts the whole store on disk */
+	if (s->lock_fd >= 0 && (s->flags & RS_STORE_NOSYNC))
+		mdb_env_sync(s->env, 1);
 	if (s->lock_fd >= 0)
 		trim(s);
 	mdb_env_close(s->env);

@@ -82,8 +82,8 @@ assert_status "the import under concurrent exports" 0 $?
 assert_eq "every concurrent export was whole and in order" 0 "$bad_exports"
 assert_eq "exports did run during the import" 1 "$([ "$ok_exports" -ge 2 ] && echo 1 || echo 0)"
 
-# --- two imports at once on one store: both finish (one waits for LMDB's
-# write lock between commits)
+# --- two imports at once on one store: both finish (one waits for the
+# other: one writing process at a time)
 "$RS" --db "$T/two" import --no-sync "$T/big-0.jsonl" 2>/dev/null &
 p1=$!
 "$RS" --db "$T/two" import --no-sync "$T/big-1.jsonl" 2>/dev/null &
@@ -95,6 +95,25 @@ s2=$?
 assert_eq "two imports at once both succeed" "0 0" "$s1 $s2"
 rs --db "$T/two" export -o "$T/two.csv"
 assert_same_file "two imports at once give the single import's export" "$T/ref.csv" "$T/two.csv"
+
+# a writer waits while another process holds the store's lock, then runs
+if command -v flock > /dev/null; then
+	flock "$T/two" sleep 2 &
+	holder=$!
+	sleep 0.3
+	"$RS" --db "$T/two" import --no-sync "$T/big-0.jsonl" > /dev/null 2>&1 &
+	p1=$!
+	sleep 0.7
+	assert_eq "an import waits while another process writes" 1 \
+		"$(kill -0 "$p1" 2> /dev/null && echo 1 || echo 0)"
+	wait "$holder"
+	wait "$p1"
+	assert_status "and runs when it is done" 0 $?
+fi
+# an export's second half leaves no file behind
+mkdir -p "$T/out"
+rs --db "$T/two" export -o "$T/out/two.csv"
+assert_eq "the export leaves only its output" "two.csv" "$(ls "$T/out")"
 
 # two imports of the same input at once: each commit checks that the
 # input's progress is what it last saw, so one may stop with a conflict;
