@@ -1,8 +1,9 @@
 /* Sorted runs (see include/rewardstore/runs.h).
  *
  * The file holds the runs back to back, each as rs_batch_pack wrote it;
- * runs[] says where each starts and ends.  Reading maps the file and
- * merges the runs with a binary heap of their current entries. */
+ * runs[] says where each starts, where its keys from RS_RUNS_SPLIT begin,
+ * and where it ends.  A reader maps the file and merges the runs (or one
+ * half of each) with a binary heap of their current entries. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,9 +15,24 @@
 #include <rewardstore/record.h>
 #include <rewardstore/runs.h>
 
+#define APPEND_BUF (1u << 20)
+
 typedef struct run {
-	uint64_t start, end;
+	uint64_t start, mid, end;  /* mid: the first key >= RS_RUNS_SPLIT */
 } run;
+
+struct rs_runs {
+	int fd;
+	char dir[RS_ERROR_SOURCE_LEN];
+	run *runs;
+	size_t n, cap;
+	uint64_t bytes;
+	/* rs_runs_append's run, buffered */
+	uint8_t *abuf;
+	size_t aused;
+	int appending;
+	uint64_t amid;
+};
 
 /* a run being read: its current entry */
 typedef struct head {
@@ -27,20 +43,13 @@ typedef struct head {
 	size_t pos, end;     /* in the map */
 } head;
 
-struct rs_runs {
-	int fd;
-	char dir[RS_ERROR_SOURCE_LEN];
-	run *runs;
-	size_t n, cap;
-	uint64_t bytes;
-	/* reading */
+struct rs_runs_reader {
 	uint8_t *map;
 	size_t map_len;
 	head *heads;
 	size_t *heap;        /* indexes into heads, smallest key first */
 	size_t nheap;
-	size_t last;         /* the head handed out last, to advance next */
-	int have_last;
+	int have_last;       /* heap[0] was handed out: advance it next */
 };
 
 static int fail_io(rs_error *err, const char *dir, int e, const char *what)
@@ -88,23 +97,29 @@ void rs_runs_free(rs_runs *r)
 {
 	if (r == NULL)
 		return;
-	rs_runs_read_end(r);
 	close(r->fd);
 	free(r->runs);
+	free(r->abuf);
 	free(r);
 }
 
-int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err)
+static int write_at(rs_runs *r, const uint8_t *p, size_t len, uint64_t at, rs_error *err)
 {
-	const uint8_t *p;
-	size_t len, done = 0;
-	int rc;
+	size_t done = 0;
 
-	if ((rc = rs_batch_pack(b)))
-		return rs_error_set(err, rc, "out of memory");
-	rs_batch_packed(b, &p, &len);
-	if (len == 0)
-		return 0;
+	while (done < len) {
+		ssize_t w = pwrite(r->fd, p + done, len - done, (off_t)(at + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return fail_io(err, r->dir, w < 0 ? errno : EIO, "cannot write sorted runs");
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+static int add_run(rs_runs *r, uint64_t start, uint64_t mid, uint64_t end, rs_error *err)
+{
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 64;
 		run *nr = realloc(r->runs, cap * sizeof *nr);
@@ -113,18 +128,109 @@ int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err)
 		r->runs = nr;
 		r->cap = cap;
 	}
-	while (done < len) {
-		ssize_t w = pwrite(r->fd, p + done, len - done, (off_t)(r->bytes + done));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return fail_io(err, r->dir, w < 0 ? errno : EIO, "cannot write sorted runs");
-		done += (size_t)w;
-	}
-	r->runs[r->n].start = r->bytes;
-	r->runs[r->n].end = r->bytes + len;
+	r->runs[r->n].start = start;
+	r->runs[r->n].mid = mid;
+	r->runs[r->n].end = end;
 	r->n++;
+	return 0;
+}
+
+int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err)
+{
+	const uint8_t *p, *key, *val;
+	size_t len, key_len, val_len, pos = 0, mid;
+	int rc;
+
+	if ((rc = rs_batch_pack(b)))
+		return rs_error_set(err, rc, "out of memory");
+	rs_batch_packed(b, &p, &len);
+	if (len == 0)
+		return 0;
+	/* where the second half of the key space begins: the entries' headers
+	 * are walked, not their values */
+	mid = len;
+	for (size_t at = 0; (pos = at, rs_packed_next(p, len, &pos, &key, &key_len, &val,
+	                                               &val_len)); at = pos)
+		if (key[0] >= RS_RUNS_SPLIT) {
+			mid = at;
+			break;
+		}
+	if ((rc = write_at(r, p, len, r->bytes, err)) ||
+	    (rc = add_run(r, r->bytes, r->bytes + mid, r->bytes + len, err)))
+		return rc;
 	r->bytes += len;
+	return 0;
+}
+
+int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t *val,
+                   size_t val_len, rs_error *err)
+{
+	size_t need = 6 + key_len + val_len;
+	int rc;
+
+	if (r->abuf == NULL && (r->abuf = malloc(APPEND_BUF)) == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	if (!r->appending) {
+		r->appending = 1;
+		r->aused = 0;
+		r->amid = UINT64_MAX;
+		/* the run starts at r->bytes; r->bytes moves on as it is written */
+		if ((rc = add_run(r, r->bytes, r->bytes, r->bytes, err)))
+			return rc;
+	}
+	run *cur = &r->runs[r->n - 1];
+	if (r->amid == UINT64_MAX && key[0] >= RS_RUNS_SPLIT)
+		r->amid = r->bytes + r->aused;
+	if (need > APPEND_BUF - r->aused) {
+		if ((rc = write_at(r, r->abuf, r->aused, r->bytes, err)))
+			return rc;
+		r->bytes += r->aused;
+		r->aused = 0;
+	}
+	if (need > APPEND_BUF) {
+		/* a record larger than the buffer: straight to the file */
+		uint8_t h[6];
+		h[0] = (uint8_t)(key_len >> 8);
+		h[1] = (uint8_t)key_len;
+		h[2] = (uint8_t)(val_len >> 24);
+		h[3] = (uint8_t)(val_len >> 16);
+		h[4] = (uint8_t)(val_len >> 8);
+		h[5] = (uint8_t)val_len;
+		if ((rc = write_at(r, h, 2, r->bytes, err)) ||
+		    (rc = write_at(r, key, key_len, r->bytes + 2, err)) ||
+		    (rc = write_at(r, h + 2, 4, r->bytes + 2 + key_len, err)) ||
+		    (rc = write_at(r, val, val_len, r->bytes + 6 + key_len, err)))
+			return rc;
+		r->bytes += need;
+	} else {
+		uint8_t *q = r->abuf + r->aused;
+		q[0] = (uint8_t)(key_len >> 8);
+		q[1] = (uint8_t)key_len;
+		memcpy(q + 2, key, key_len);
+		q += 2 + key_len;
+		q[0] = (uint8_t)(val_len >> 24);
+		q[1] = (uint8_t)(val_len >> 16);
+		q[2] = (uint8_t)(val_len >> 8);
+		q[3] = (uint8_t)val_len;
+		memcpy(q + 4, val, val_len);
+		r->aused += need;
+	}
+	cur->end = r->bytes + r->aused;
+	cur->mid = r->amid == UINT64_MAX ? cur->end : r->amid;
+	return 0;
+}
+
+int rs_runs_append_end(rs_runs *r, rs_error *err)
+{
+	int rc;
+
+	if (!r->appending)
+		return 0;
+	r->appending = 0;
+	if ((rc = write_at(r, r->abuf, r->aused, r->bytes, err)))
+		return rc;
+	r->bytes += r->aused;
+	r->aused = 0;
 	return 0;
 }
 
@@ -139,9 +245,9 @@ uint64_t rs_runs_bytes(const rs_runs *r)
 }
 
 /* Load the head's next entry; 0 when its run is done. */
-static int advance(const rs_runs *r, head *h)
+static int advance(const rs_runs_reader *rd, head *h)
 {
-	if (!rs_packed_next(r->map, h->end, &h->pos, &h->key, &h->key_len, &h->val,
+	if (!rs_packed_next(rd->map, h->end, &h->pos, &h->key, &h->key_len, &h->val,
 	                    &h->val_len))
 		return 0;
 	uint64_t p = 0;
@@ -151,106 +257,109 @@ static int advance(const rs_runs *r, head *h)
 	return 1;
 }
 
-static int less(const rs_runs *r, size_t a, size_t b)
+static int less(const rs_runs_reader *rd, size_t a, size_t b)
 {
-	const head *x = &r->heads[a], *y = &r->heads[b];
+	const head *x = &rd->heads[a], *y = &rd->heads[b];
 	if (x->prefix != y->prefix)
 		return x->prefix < y->prefix;
 	return rs_key_cmp(x->key, x->key_len, y->key, y->key_len) < 0;
 }
 
-static void sift_down(rs_runs *r, size_t i)
+static void sift_down(rs_runs_reader *rd, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
-		if (l < r->nheap && less(r, r->heap[l], r->heap[m]))
+		if (l < rd->nheap && less(rd, rd->heap[l], rd->heap[m]))
 			m = l;
-		if (l + 1 < r->nheap && less(r, r->heap[l + 1], r->heap[m]))
+		if (l + 1 < rd->nheap && less(rd, rd->heap[l + 1], rd->heap[m]))
 			m = l + 1;
 		if (m == i)
 			return;
-		size_t t = r->heap[i];
-		r->heap[i] = r->heap[m];
-		r->heap[m] = t;
+		size_t t = rd->heap[i];
+		rd->heap[i] = rd->heap[m];
+		rd->heap[m] = t;
 		i = m;
 	}
 }
 
-int rs_runs_read_begin(rs_runs *r, rs_error *err)
+int rs_runs_reader_open(rs_runs *r, rs_runs_part part, rs_runs_reader **out, rs_error *err)
 {
-	rs_runs_read_end(r);
-	if (r->n == 0)
-		return 0;
-	r->heads = calloc(r->n, sizeof *r->heads);
-	r->heap = calloc(r->n, sizeof *r->heap);
-	if (r->heads == NULL || r->heap == NULL) {
-		rs_runs_read_end(r);
+	rs_runs_reader *rd = calloc(1, sizeof *rd);
+
+	*out = NULL;
+	if (rd == NULL)
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	if (r->n && r->bytes) {
+		rd->heads = calloc(r->n, sizeof *rd->heads);
+		rd->heap = calloc(r->n, sizeof *rd->heap);
+		if (rd->heads == NULL || rd->heap == NULL) {
+			rs_runs_reader_close(rd);
+			return rs_error_set(err, RS_ENOMEM, "out of memory");
+		}
+		rd->map_len = (size_t)r->bytes;
+		/* populated: one call instead of a fault per page */
+		rd->map = mmap(NULL, rd->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
+		if (rd->map == MAP_FAILED) {
+			int e = errno;
+			rd->map = NULL;
+			rs_runs_reader_close(rd);
+			return fail_io(err, r->dir, e, "cannot map sorted runs");
+		}
+		for (size_t i = 0; i < r->n; i++) {
+			head *h = &rd->heads[i];
+			h->pos = (size_t)(part == RS_RUNS_HIGH ? r->runs[i].mid : r->runs[i].start);
+			h->end = (size_t)(part == RS_RUNS_LOW ? r->runs[i].mid : r->runs[i].end);
+			if (advance(rd, h))
+				rd->heap[rd->nheap++] = i;
+		}
+		for (size_t i = rd->nheap / 2; i-- > 0;)
+			sift_down(rd, i);
 	}
-	r->map_len = (size_t)r->bytes;
-	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
-	if (r->map == MAP_FAILED) {
-		int e = errno;
-		r->map = NULL;
-		rs_runs_read_end(r);
-		return fail_io(err, r->dir, e, "cannot map sorted runs");
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		head *h = &r->heads[i];
-		h->pos = (size_t)r->runs[i].start;
-		h->end = (size_t)r->runs[i].end;
-		if (advance(r, h))
-			r->heap[r->nheap++] = i;
-	}
-	for (size_t i = r->nheap / 2; i-- > 0;)
-		sift_down(r, i);
-	r->have_last = 0;
+	*out = rd;
 	return 0;
 }
 
-int rs_runs_read_next(rs_runs *r, const uint8_t **key, size_t *key_len,
-                      const uint8_t **val, size_t *val_len)
+int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len,
+                        const uint8_t **val, size_t *val_len)
 {
-	if (r->have_last) {
+	if (rd->have_last) {
 		/* the run handed out last moves on, or leaves the heap */
-		if (advance(r, &r->heads[r->heap[0]])) {
-			sift_down(r, 0);
-		} else if (--r->nheap > 0) {
-			r->heap[0] = r->heap[r->nheap];
-			sift_down(r, 0);
+		if (advance(rd, &rd->heads[rd->heap[0]])) {
+			sift_down(rd, 0);
+		} else if (--rd->nheap > 0) {
+			rd->heap[0] = rd->heap[rd->nheap];
+			sift_down(rd, 0);
 		}
-		r->have_last = 0;
+		rd->have_last = 0;
 	}
-	if (r->nheap == 0)
+	if (rd->nheap == 0)
 		return 0;
-	const head *h = &r->heads[r->heap[0]];
+	const head *h = &rd->heads[rd->heap[0]];
 	*key = h->key;
 	*key_len = h->key_len;
 	*val = h->val;
 	*val_len = h->val_len;
-	r->have_last = 1;
+	rd->have_last = 1;
 	return 1;
 }
 
-void rs_runs_read_end(rs_runs *r)
+void rs_runs_reader_close(rs_runs_reader *rd)
 {
-	if (r->map)
-		munmap(r->map, r->map_len);
-	r->map = NULL;
-	r->map_len = 0;
-	free(r->heads);
-	free(r->heap);
-	r->heads = NULL;
-	r->heap = NULL;
-	r->nheap = 0;
-	r->have_last = 0;
+	if (rd == NULL)
+		return;
+	if (rd->map)
+		munmap(rd->map, rd->map_len);
+	free(rd->heads);
+	free(rd->heap);
+	free(rd);
 }
 
 int rs_runs_clear(rs_runs *r, rs_error *err)
 {
-	rs_runs_read_end(r);
 	r->n = 0;
 	r->bytes = 0;
+	r->appending = 0;
+	r->aused = 0;
 	if (ftruncate(r->fd, 0) != 0)
 		return fail_io(err, r->dir, errno, "cannot empty the sorted runs");
 	return 0;

@@ -784,58 +784,166 @@ static int put_one(rs_store *s, MDB_cursor *cur, const uint8_t *key, size_t key_
 	return rc;
 }
 
+/* The entries of a key, folded: a reader's entries with equal keys come
+ * one after the other, so a key is whole when the next key differs. */
+typedef struct folder {
+	rs_runs_reader *rd;
+	const uint8_t *key, *val; /* the entry read ahead, or key NULL */
+	size_t key_len, val_len;
+} folder;
+
+/* The next key: *raw its one entry's encoded record, or NULL and *acc the
+ * fold of its several (strings in the reader's map).  1, 0 at the end, or
+ * a status. */
+static int fold_next(folder *f, const uint8_t **key, size_t *key_len, const uint8_t **raw,
+                     size_t *raw_len, rs_record *acc)
+{
+	rs_record r;
+	int folded = 0, rc;
+
+	if (f->key == NULL && !rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val,
+	                                           &f->val_len))
+		return 0;
+	*key = f->key;
+	*key_len = f->key_len;
+	*raw = f->val;
+	*raw_len = f->val_len;
+	for (;;) {
+		if (!rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val, &f->val_len)) {
+			f->key = NULL;
+			break;
+		}
+		if (rs_key_cmp(f->key, f->key_len, *key, *key_len) != 0)
+			break;
+		/* the same key in another run: fold it in memory */
+		if (!folded && (rc = rs_record_decode(acc, *raw, *raw_len)))
+			return rc;
+		if ((rc = rs_record_decode(&r, f->val, f->val_len)))
+			return rc;
+		rs_record_merge(acc, &r);
+		folded = 1;
+	}
+	if (folded)
+		*raw = NULL;
+	return 1;
+}
+
+/* Fold a part of the runs into the store, key after key. */
+static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_runs *runs, rs_runs_part part,
+                           rs_error *err)
+{
+	folder f = { 0 };
+	const uint8_t *key, *raw;
+	size_t key_len, raw_len;
+	rs_record acc;
+	int rc;
+
+	if ((rc = rs_runs_reader_open(runs, part, &f.rd, err)))
+		return rc;
+	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1)
+		if ((rc = put_one(s, cur, key, key_len, raw, raw_len, &acc, err)))
+			goto close; /* err says why, or the map is full */
+	if (rc) {
+		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+		rs_error_locate(err, s->path, 0, 0);
+	}
+close:
+	rs_runs_reader_close(f.rd);
+	return rc;
+}
+
+/* The other thread's half: folded into a run of its own, one entry a key,
+ * which the committer then writes without folding. */
+typedef struct half {
+	rs_runs *runs, *out;
+	int rc;
+	rs_error err;
+} half;
+
+static void *fold_half(void *arg)
+{
+	half *h = arg;
+	folder f = { 0 };
+	const uint8_t *key, *raw;
+	size_t key_len, raw_len, cap = 0;
+	uint8_t *buf = NULL;
+	rs_record acc;
+	int rc;
+
+	rs_error_clear(&h->err);
+	if ((rc = rs_runs_reader_open(h->runs, RS_RUNS_HIGH, &f.rd, &h->err)))
+		goto done;
+	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
+		if (raw == NULL) {
+			size_t need = rs_record_encoded_max(&acc);
+			if (need > cap) {
+				uint8_t *nb = realloc(buf, need);
+				if (nb == NULL) {
+					rc = rs_error_set(&h->err, RS_ENOMEM, "out of memory");
+					goto close;
+				}
+				buf = nb;
+				cap = need;
+			}
+			raw_len = rs_record_encode(&acc, buf);
+			raw = buf;
+		}
+		if ((rc = rs_runs_append(h->out, key, key_len, raw, raw_len, &h->err)))
+			goto close; /* h->err says why */
+	}
+	if (rc)
+		rs_error_set(&h->err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+	else
+		rc = rs_runs_append_end(h->out, &h->err);
+close:
+	rs_runs_reader_close(f.rd);
+done:
+	free(buf);
+	h->rc = rc;
+	return NULL;
+}
+
+/* Runs this big are merged by two threads, a half of the key space each
+ * (smaller ones are not worth a thread; both ways are tested) */
+#define TWO_HALVES_BYTES (64u << 10)
+
 static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
 	runs_job *j = arg;
 	MDB_cursor *cur;
-	const uint8_t *key, *val, *pkey = NULL, *praw = NULL;
-	size_t key_len, val_len, pkey_len = 0, praw_len = 0;
-	rs_record acc, r;
-	int have = 0, folded = 0, rc;
+	half h = { .runs = j->runs };
+	pthread_t thread;
+	int threaded = 0, rc;
 
-	if ((rc = rs_runs_read_begin(j->runs, err)))
-		return rc;
-	if ((rc = mdb_cursor_open(txn, s->records, &cur))) {
-		fail(err, s->path, rc, "cannot open a cursor");
-		goto end_read;
-	}
-	while (rs_runs_read_next(j->runs, &key, &key_len, &val, &val_len)) {
-		if (have && rs_key_cmp(key, key_len, pkey, pkey_len) == 0) {
-			/* the same key in another run: fold it in memory; the
-			 * strings stay in the mapped runs */
-			if (!folded && (rc = rs_record_decode(&acc, praw, praw_len)))
-				goto damaged;
-			if ((rc = rs_record_decode(&r, val, val_len)))
-				goto damaged;
-			rs_record_merge(&acc, &r);
-			folded = 1;
-			continue;
+	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
+		return fail(err, s->path, rc, "cannot open a cursor");
+	/* Folding is most of the work, and only the writes to the B-tree must
+	 * be in this thread: another folds the second half of the key space
+	 * into a run of its own meanwhile.  If it cannot be had, this thread
+	 * does it all. */
+	if (rs_runs_bytes(j->runs) >= TWO_HALVES_BYTES) {
+		rs_error ignored;
+		if (rs_runs_new(&h.out, s->path, &ignored) == 0) {
+			if (pthread_create(&thread, NULL, fold_half, &h) == 0)
+				threaded = 1;
+			else
+				rs_runs_free(h.out);
 		}
-		if (have && (rc = put_one(s, cur, pkey, pkey_len, folded ? NULL : praw, praw_len,
-		                          &acc, err)))
-			goto close_cursor;
-		pkey = key;
-		pkey_len = key_len;
-		praw = val;
-		praw_len = val_len;
-		have = 1;
-		folded = 0;
 	}
-	if (have && (rc = put_one(s, cur, pkey, pkey_len, folded ? NULL : praw, praw_len, &acc,
-	                          err)))
-		goto close_cursor;
+	rc = fold_into_store(s, cur, j->runs, threaded ? RS_RUNS_LOW : RS_RUNS_ALL, err);
+	if (threaded) {
+		pthread_join(thread, NULL);
+		if (rc == 0 && (rc = h.rc))
+			*err = h.err;
+		if (rc == 0)
+			rc = fold_into_store(s, cur, h.out, RS_RUNS_ALL, err);
+		rs_runs_free(h.out);
+	}
 	mdb_cursor_close(cur);
-	rs_runs_read_end(j->runs);
+	if (rc)
+		return rc;
 	apply_job aj = { NULL, j->src, j->nsrc, NULL, NULL };
 	return apply_body(s, txn, &aj, err);
-damaged:
-	rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
-	rs_error_locate(err, s->path, 0, 0);
-close_cursor:
-	mdb_cursor_close(cur);
-end_read:
-	rs_runs_read_end(j->runs);
-	return rc;
 }
 
 /* Make the map big enough for a transaction that may copy every page of

@@ -38,7 +38,7 @@ static void fill_random(rs_batch *b, uint64_t *seed, int n)
 		char code[16];
 		const char *name = names[test_rand(seed) % 5];
 		memset(&o, 0, sizeof o);
-		memset(o.user_id, (int)(test_rand(seed) % 40), 16);
+		memset(o.user_id, (int)(test_rand(seed) % 40) * 6, 16);
 		o.user_id[15] = (uint8_t)(test_rand(seed) % 3);
 		snprintf(code, sizeof code, "c%d", (int)(test_rand(seed) % 7));
 		o.code = (rs_str){ code, (uint32_t)strlen(code) };
@@ -54,7 +54,8 @@ static void fill_random(rs_batch *b, uint64_t *seed, int n)
 
 START_TEST(runs_read_back_in_key_order)
 {
-	rs_runs *r;
+	rs_runs *r, *out;
+	rs_runs_reader *rd, *lo, *hi;
 	rs_batch *b;
 	rs_error err;
 	uint64_t seed = 7;
@@ -71,8 +72,8 @@ START_TEST(runs_read_back_in_key_order)
 		rs_batch_clear(b);
 	}
 	ck_assert_uint_eq(rs_runs_count(r), 9);
-	ck_assert_int_eq(rs_runs_read_begin(r, &err), 0);
-	while (rs_runs_read_next(r, &key, &key_len, &val, &val_len)) {
+	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_ALL, &rd, &err), 0);
+	while (rs_runs_reader_next(rd, &key, &key_len, &val, &val_len)) {
 		rs_record rec;
 		if (prev)
 			ck_assert_int_le(rs_key_cmp(prev, prev_len, key, key_len), 0);
@@ -81,14 +82,52 @@ START_TEST(runs_read_back_in_key_order)
 		prev_len = key_len;
 		seen++;
 	}
-	rs_runs_read_end(r);
 	ck_assert_uint_eq(seen, added);
+	/* the two halves are the whole, split where the split is */
+	size_t low = 0, high = 0;
+	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_LOW, &lo, &err), 0);
+	while (rs_runs_reader_next(lo, &key, &key_len, &val, &val_len)) {
+		ck_assert_uint_lt(key[0], RS_RUNS_SPLIT);
+		low++;
+	}
+	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_HIGH, &hi, &err), 0);
+	while (rs_runs_reader_next(hi, &key, &key_len, &val, &val_len)) {
+		ck_assert_uint_ge(key[0], RS_RUNS_SPLIT);
+		high++;
+	}
+	ck_assert_uint_gt(low, 0);
+	ck_assert_uint_gt(high, 0);
+	ck_assert_uint_eq(low + high, added);
+	rs_runs_reader_close(rd);
+	rs_runs_reader_close(lo);
+	rs_runs_reader_close(hi);
+	/* a merged stream appended as a run reads back the same */
+	ck_assert_int_eq(rs_runs_new(&out, dir, &err), 0);
+	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_ALL, &rd, &err), 0);
+	while (rs_runs_reader_next(rd, &key, &key_len, &val, &val_len))
+		ck_assert_int_eq(rs_runs_append(out, key, key_len, val, val_len, &err), 0);
+	ck_assert_int_eq(rs_runs_append_end(out, &err), 0);
+	rs_runs_reader_close(rd);
+	ck_assert_uint_eq(rs_runs_count(out), 1);
+	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_HIGH, &rd, &err), 0);
+	ck_assert_int_eq(rs_runs_reader_open(out, RS_RUNS_HIGH, &hi, &err), 0);
+	for (size_t i = 0; i < high; i++) {
+		const uint8_t *k2, *v2;
+		size_t k2n, v2n;
+		ck_assert_int_eq(rs_runs_reader_next(rd, &key, &key_len, &val, &val_len), 1);
+		ck_assert_int_eq(rs_runs_reader_next(hi, &k2, &k2n, &v2, &v2n), 1);
+		ck_assert_int_eq(rs_key_cmp(key, key_len, k2, k2n), 0);
+	}
+	ck_assert_int_eq(rs_runs_reader_next(hi, &key, &key_len, &val, &val_len), 0);
+	rs_runs_reader_close(rd);
+	rs_runs_reader_close(hi);
+	rs_runs_free(out);
 	/* cleared, it holds nothing */
 	ck_assert_int_eq(rs_runs_clear(r, &err), 0);
 	ck_assert_uint_eq(rs_runs_count(r), 0);
-	ck_assert_int_eq(rs_runs_read_begin(r, &err), 0);
-	ck_assert_int_eq(rs_runs_read_next(r, &key, &key_len, &val, &val_len), 0);
-	rs_runs_read_end(r);
+	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_ALL, &rd, &err), 0);
+	ck_assert_int_eq(rs_runs_reader_next(rd, &key, &key_len, &val, &val_len), 0);
+	rs_runs_reader_close(rd);
 	rs_batch_free(b);
 	rs_runs_free(r);
 	/* the file had no name: nothing is left in dir */
@@ -132,7 +171,8 @@ static void same_stores(rs_store *a, rs_store *b)
 	rs_cursor_close(cb);
 }
 
-START_TEST(applying_runs_is_applying_batches)
+/* per_batch 30: runs smaller than the size two threads merge; 400: larger */
+static void runs_against_batches(const char *name, int per_batch)
 {
 	char pa[128], pb[128];
 	rs_store *a, *b;
@@ -143,8 +183,8 @@ START_TEST(applying_runs_is_applying_batches)
 	rs_source got;
 	uint64_t seed = 11, seed2;
 
-	snprintf(pa, sizeof pa, "%s/a", dir);
-	snprintf(pb, sizeof pb, "%s/b", dir);
+	snprintf(pa, sizeof pa, "%s/%s-a", dir, name);
+	snprintf(pb, sizeof pb, "%s/%s-b", dir, name);
 	ck_assert_int_eq(rs_store_open(&a, pa, 0, &err), 0);
 	ck_assert_int_eq(rs_store_open(&b, pb, 0, &err), 0);
 	ck_assert_int_eq(rs_batch_new(&bt, 4096, 0), 0);
@@ -159,13 +199,13 @@ START_TEST(applying_runs_is_applying_batches)
 	/* then eight batches: one by one into a, as runs into b */
 	seed2 = seed;
 	for (int i = 0; i < 8; i++) {
-		fill_random(bt, &seed, 250);
+		fill_random(bt, &seed, per_batch);
 		ck_assert_int_eq(rs_store_apply(a, bt, NULL, 0, &err), 0);
 		rs_batch_clear(bt);
 	}
 	ck_assert_int_eq(rs_runs_new(&r, pb, &err), 0);
 	for (int i = 0; i < 8; i++) {
-		fill_random(bt, &seed2, 250);
+		fill_random(bt, &seed2, per_batch);
 		ck_assert_int_eq(rs_runs_add(r, bt, &err), 0);
 		rs_batch_clear(bt);
 	}
@@ -186,6 +226,12 @@ START_TEST(applying_runs_is_applying_batches)
 	rs_batch_free(bt);
 	rs_store_close(a);
 	rs_store_close(b);
+}
+
+START_TEST(applying_runs_is_applying_batches)
+{
+	runs_against_batches("small", 30);
+	runs_against_batches("large", 400);
 }
 END_TEST
 

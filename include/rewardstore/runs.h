@@ -31,13 +31,29 @@ int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err);
 size_t rs_runs_count(const rs_runs *r);
 uint64_t rs_runs_bytes(const rs_runs *r);
 
-/* Read every entry of every run, in key order; entries with equal keys
- * come one after the other.  The pointers stay valid until
- * rs_runs_read_end.  next returns 1, or 0 at the end. */
-int rs_runs_read_begin(rs_runs *r, rs_error *err);
-int rs_runs_read_next(rs_runs *r, const uint8_t **key, size_t *key_len,
-                      const uint8_t **val, size_t *val_len);
-void rs_runs_read_end(rs_runs *r);
+/* Append one entry to a run that rs_runs_append begins and
+ * rs_runs_append_end ends: entries must come in key order.  This is how a
+ * merged stream becomes a run again. */
+int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t *val,
+                   size_t val_len, rs_error *err);
+int rs_runs_append_end(rs_runs *r, rs_error *err);
+
+/* The key space in two halves, cut at user ids from RS_RUNS_SPLIT (user
+ * ids are random, so the halves are about equal): two threads can merge
+ * the two halves of the same runs at once. */
+#define RS_RUNS_SPLIT 0x80
+typedef enum rs_runs_part { RS_RUNS_ALL, RS_RUNS_LOW, RS_RUNS_HIGH } rs_runs_part;
+
+/* A reader of every entry of every run (or of the part's half of each),
+ * in key order; entries with equal keys come one after the other.  The
+ * pointers next gives stay valid until the reader is closed; next returns
+ * 1, or 0 at the end.  Several readers may read the same runs at once. */
+typedef struct rs_runs_reader rs_runs_reader;
+int rs_runs_reader_open(rs_runs *r, rs_runs_part part, rs_runs_reader **out,
+                        rs_error *err);
+int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len,
+                        const uint8_t **val, size_t *val_len);
+void rs_runs_reader_close(rs_runs_reader *rd);
 
 /* Empty the file for the next stretch. */
 int rs_runs_clear(rs_runs *r, rs_error *err);
