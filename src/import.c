@@ -296,7 +296,6 @@ struct rs_import {
 	rs_error err;
 	src_entry *srcs;
 	size_t nsrcs, srcs_cap;
-	rs_source *commit_buf;
 	/* fingerprints of the inputs being read now: a second input with the
 	 * same one waits for the first to finish, then resumes after it */
 	uint8_t (*reading)[16];
@@ -343,10 +342,6 @@ static int src_note(rs_import *imp, int c, const rs_source *src)
 			if (a == NULL)
 				return RS_ENOMEM;
 			imp->srcs = a;
-			rs_source *b = realloc(imp->commit_buf, cap * sizeof *b);
-			if (b == NULL)
-				return RS_ENOMEM;
-			imp->commit_buf = b;
 			imp->srcs_cap = cap;
 		}
 		e = &imp->srcs[imp->nsrcs++];
@@ -361,23 +356,29 @@ static int src_note(rs_import *imp, int c, const rs_source *src)
 	return 0;
 }
 
-/* The committer: merges each run set it is handed into the store. */
+/* The committer: merges each run set it is handed into the store.  Called
+ * with imp->mu held; lets it go while merging. */
 static void merge_set(rs_import *imp, int c)
 {
 	size_t n = 0;
 	rs_error err;
 	int rc;
 
-	/* with imp->mu held: the sources' progress in this set, each with the
-	 * bytes the store must still say */
+	/* the sources' progress in this set, each with the bytes the store
+	 * must still say: copied, as parsers may grow the table meanwhile */
+	rs_source *list = malloc((imp->nsrcs ? imp->nsrcs : 1) * sizeof *list);
+	rs_error_clear(&err);
+	if (list == NULL) {
+		rc = rs_error_set(&err, RS_ENOMEM, "out of memory");
+		goto done;
+	}
 	for (size_t i = 0; i < imp->nsrcs; i++)
 		if (imp->srcs[i].dirty[c]) {
-			imp->commit_buf[n] = imp->srcs[i].prog[c];
-			imp->commit_buf[n++].expect_bytes = imp->srcs[i].stored;
+			list[n] = imp->srcs[i].prog[c];
+			list[n++].expect_bytes = imp->srcs[i].stored;
 		}
 	pthread_mutex_unlock(&imp->mu);
-	rs_error_clear(&err);
-	rc = rs_store_apply_runs(imp->s, imp->set[c].runs, imp->commit_buf, n, &err);
+	rc = rs_store_apply_runs(imp->s, imp->set[c].runs, list, n, &err);
 	if (rc == 0)
 		rc = rs_runs_clear(imp->set[c].runs, &err);
 	pthread_mutex_lock(&imp->mu);
@@ -386,6 +387,8 @@ static void merge_set(rs_import *imp, int c)
 			imp->srcs[i].stored = imp->srcs[i].prog[c].bytes;
 			imp->srcs[i].dirty[c] = 0;
 		}
+	free(list);
+done:
 	imp->set[c].since = 0;
 	imp->set[c].dirty = 0;
 	if (rc && imp->rc == 0) {
@@ -562,7 +565,7 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 	pthread_mutex_unlock(&imp->mu);
 	if (rc == MDB_NOTFOUND)
 		rc = rs_store_source_get(im->s, im->src.fingerprint, &im->at_start, err);
-	/* what the store says now, if the applier has not seen this source
+	/* what the store says now, if the committer has not seen this source
 	 * yet: each commit checks that the store still says it */
 	im->src.expect_bytes = rc == 0 ? im->at_start.bytes : 0;
 	if (rc == MDB_NOTFOUND || im->opts->force || first_len == 0) {
@@ -686,7 +689,6 @@ void rs_import_free(rs_import *imp)
 	rs_runs_free(imp->set[0].runs);
 	rs_runs_free(imp->set[1].runs);
 	free(imp->srcs);
-	free(imp->commit_buf);
 	free(imp->reading);
 	free(imp);
 }
@@ -891,7 +893,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	counts->bytes = im.lr.base + im.lr.start - read_from;
 	counts->already_done = counts->skipped_bytes > 0 && counts->lines == 0;
 	/* record the progress even when nothing new was applied, unless the
-	 * input held nothing complete at all; the applier commits when it is
+	 * input held nothing complete at all; the committer commits when it is
 	 * time, rs_import_commit at the end */
 	if (im.lr.base + im.lr.start > 0 || rs_batch_count(im.batch))
 		rc = commit(&im, im.lr.base + im.lr.start, lineno, open_line, 0, err);

@@ -57,7 +57,7 @@ struct rs_store {
 	int lock_fd;              /* the store directory, flocked by a writer; -1 */
 	/* The map may change size only with no transaction open in the
 	 * process (LMDB does not check): read transactions that other threads
-	 * of an import open while the applier grows the map take this too. */
+	 * of an import open while the committer grows the map take this too. */
 	pthread_mutex_t map_mu;
 };
 

@@ -28,6 +28,15 @@ export_of "$T/a" "$T/a2.csv"
 assert_same_file "import twice" "$D/expected-export.csv" "$T/a2.csv"
 assert_eq "observations applied once" 11 "$(obs_of "$T/a")"
 
+# one input named three times in one run (read by parsers at once): once
+cp "$P1" "$T/p1-copy.jsonl"
+run --db "$T/t" import "$P1" "$P2" "$P1" "$T/p1-copy.jsonl" 2> "$T/t.err"
+assert_status "an input three times in one run" 0 $?
+assert_eq "its later readings apply nothing" 2 "$(grep -c "already imported" "$T/t.err")"
+export_of "$T/t" "$T/t.csv"
+assert_same_file "an input three times in one run: the same export" "$D/expected-export.csv" "$T/t.csv"
+assert_eq "an input three times in one run: observations once" 11 "$(obs_of "$T/t")"
+
 run --db "$T/r" import "$P2" "$P1" 2>/dev/null
 export_of "$T/r" "$T/r.csv"
 assert_same_file "reverse order" "$D/expected-export.csv" "$T/r.csv"
