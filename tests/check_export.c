@@ -10,20 +10,6 @@
 
 #include "suites.h"
 
-static char dir[64];
-
-static void setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/rs-check-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static char *export_with(rs_store *s, rs_format format, int threads, size_t *len,
                          rs_export_counts *c)
@@ -31,7 +17,7 @@ static char *export_with(rs_store *s, rs_format format, int threads, size_t *len
 	char *text = NULL;
 	FILE *fp = open_memstream(&text, len);
 	rs_export_opts o = { .format = format, .policy = RS_CID_NEWEST, .threads = threads,
-	                     .tmp_dir = dir };
+	                     .tmp_dir = test_dir };
 	rs_error err;
 
 	ck_assert_ptr_nonnull(fp);
@@ -51,7 +37,7 @@ START_TEST(two_threads_write_what_one_writes)
 	static const rs_format formats[] = { RS_FORMAT_CSV, RS_FORMAT_TEXT, RS_FORMAT_SQL,
 	                                     RS_FORMAT_JSONL };
 
-	snprintf(path, sizeof path, "%s/store", dir);
+	snprintf(path, sizeof path, "%s/store", test_dir);
 	ck_assert_int_eq(rs_store_open(&s, path, 0, &err), 0);
 	ck_assert_int_eq(rs_batch_new(&b, 4096, 0), 0);
 	/* users on both sides of the cut, one right at it; every third row
@@ -99,7 +85,7 @@ Suite *export_suite(void)
 {
 	Suite *s = suite_create("export");
 	TCase *tc = tcase_create("export");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, two_threads_write_what_one_writes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,7 +1,23 @@
 /* Runs every suite; Check prints the summary line. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "suites.h"
+
+char test_dir[64];
+
+void test_dir_make(void)
+{
+	snprintf(test_dir, sizeof test_dir, "/tmp/rs-check-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(test_dir));
+}
+
+void test_dir_remove(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
 
 int main(void)
 {

@@ -12,20 +12,6 @@
 
 #include "suites.h"
 
-static char dir[64];
-
-static void setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/rs-check-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static const char *names[] = { "a", "bb", "캐릭터", "a longer name, with a comma", "" };
 
@@ -63,7 +49,7 @@ START_TEST(runs_read_back_in_key_order)
 	const uint8_t *key, *val, *prev = NULL;
 	size_t key_len, val_len, prev_len = 0;
 
-	ck_assert_int_eq(rs_runs_new(&r, dir, &err), 0);
+	ck_assert_int_eq(rs_runs_new(&r, test_dir, &err), 0);
 	ck_assert_int_eq(rs_batch_new(&b, 4096, 0), 0);
 	for (int i = 0; i < 9; i++) {
 		fill_random(b, &seed, 300);
@@ -102,7 +88,7 @@ START_TEST(runs_read_back_in_key_order)
 	rs_runs_reader_close(lo);
 	rs_runs_reader_close(hi);
 	/* a merged stream appended as a run reads back the same */
-	ck_assert_int_eq(rs_runs_new(&out, dir, &err), 0);
+	ck_assert_int_eq(rs_runs_new(&out, test_dir, &err), 0);
 	ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_ALL, &rd, &err), 0);
 	while (rs_runs_reader_next(rd, &key, &key_len, &val, &val_len))
 		ck_assert_int_eq(rs_runs_append(out, key, key_len, val, val_len, &err), 0);
@@ -130,8 +116,8 @@ START_TEST(runs_read_back_in_key_order)
 	rs_runs_reader_close(rd);
 	rs_batch_free(b);
 	rs_runs_free(r);
-	/* the file had no name: nothing is left in dir */
-	DIR *d = opendir(dir);
+	/* the file had no name: nothing is left in the directory */
+	DIR *d = opendir(test_dir);
 	struct dirent *de;
 	int entries = 0;
 	ck_assert_ptr_nonnull(d);
@@ -183,8 +169,8 @@ static void runs_against_batches(const char *name, int per_batch)
 	rs_source got;
 	uint64_t seed = 11, seed2;
 
-	snprintf(pa, sizeof pa, "%s/%s-a", dir, name);
-	snprintf(pb, sizeof pb, "%s/%s-b", dir, name);
+	snprintf(pa, sizeof pa, "%s/%s-a", test_dir, name);
+	snprintf(pb, sizeof pb, "%s/%s-b", test_dir, name);
 	ck_assert_int_eq(rs_store_open(&a, pa, 0, &err), 0);
 	ck_assert_int_eq(rs_store_open(&b, pb, 0, &err), 0);
 	ck_assert_int_eq(rs_batch_new(&bt, 4096, 0), 0);
@@ -239,7 +225,7 @@ Suite *runs_suite(void)
 {
 	Suite *s = suite_create("runs");
 	TCase *tc = tcase_create("runs");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, runs_read_back_in_key_order);
 	tcase_add_test(tc, applying_runs_is_applying_batches);
 	suite_add_tcase(s, tc);

@@ -13,24 +13,10 @@
 
 #include "suites.h"
 
-static char dir[64];
-
-static void setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/rs-check-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static void path_in(char *out, size_t n, const char *name)
 {
-	snprintf(out, n, "%s/%s", dir, name);
+	snprintf(out, n, "%s/%s", test_dir, name);
 }
 
 static void fill(rs_batch *b, int users, int codes, int64_t t, const char *name)
@@ -237,7 +223,7 @@ Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, apply_and_read_back);
 	tcase_add_test(tc, seek_to_a_user);
 	tcase_add_test(tc, refuses_what_is_not_a_store);

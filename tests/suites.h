@@ -18,6 +18,12 @@ Suite *timestamp_suite(void);
 Suite *uuid_suite(void);
 Suite *writer_suite(void);
 
+/* A fresh directory for a test that writes stores: test_dir_make in a
+ * fixture's setup, test_dir_remove in its teardown (tests/check_main.c). */
+extern char test_dir[64];
+void test_dir_make(void);
+void test_dir_remove(void);
+
 /* A small deterministic generator (xorshift64*), so that random tests are
  * the same on every run and a failure can be replayed. */
 static inline uint64_t test_rand(uint64_t *s)
