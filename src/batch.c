@@ -377,13 +377,19 @@ int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **ke
                    size_t *key_len, const uint8_t **val, size_t *val_len)
 {
 	const uint8_t *q = p + *pos;
+	size_t left = len - *pos;
 
 	if (*pos >= len)
 		return 0;
-	*key_len = (size_t)q[0] << 8 | q[1];
+	/* every length is checked against what is left: a damaged run is
+	 * an error, never a read past its end */
+	if (left < 2 || (*key_len = (size_t)q[0] << 8 | q[1]) > left - 2 || left - 2 - *key_len < 4)
+		return -1;
 	*key = q + 2;
 	q += 2 + *key_len;
 	*val_len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+	if (*val_len > left - 6 - *key_len)
+		return -1;
 	*val = q + 4;
 	*pos += 6 + *key_len + *val_len;
 	return 1;

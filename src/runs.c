@@ -44,6 +44,7 @@ typedef struct head {
 } head;
 
 struct rs_runs_reader {
+	int damaged;         /* a run's entry ran past its end */
 	uint8_t *map;
 	size_t map_len;
 	head *heads;
@@ -150,7 +151,7 @@ int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err)
 	 * are walked, not their values */
 	mid = len;
 	for (size_t at = 0; (pos = at, rs_packed_next(p, len, &pos, &key, &key_len, &val,
-	                                               &val_len)); at = pos)
+	                                               &val_len)) == 1; at = pos)
 		if (key[0] >= RS_RUNS_SPLIT) {
 			mid = at;
 			break;
@@ -245,11 +246,14 @@ uint64_t rs_runs_bytes(const rs_runs *r)
 }
 
 /* Load the head's next entry; 0 when its run is done. */
-static int advance(const rs_runs_reader *rd, head *h)
+static int advance(rs_runs_reader *rd, head *h)
 {
-	if (!rs_packed_next(rd->map, h->end, &h->pos, &h->key, &h->key_len, &h->val,
-	                    &h->val_len))
+	int rc = rs_packed_next(rd->map, h->end, &h->pos, &h->key, &h->key_len, &h->val,
+	                        &h->val_len);
+	if (rc != 1) {
+		rd->damaged |= rc < 0;
 		return 0;
+	}
 	uint64_t p = 0;
 	for (size_t i = 0; i < 8; i++)
 		p = p << 8 | (i < h->key_len ? h->key[i] : 0);
@@ -332,6 +336,8 @@ int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len
 		}
 		rd->have_last = 0;
 	}
+	if (rd->damaged)
+		return RS_ECORRUPT;
 	if (rd->nheap == 0)
 		return 0;
 	const head *h = &rd->heads[rd->heap[0]];

@@ -569,7 +569,7 @@ static int apply_records(rs_store *s, MDB_txn *txn, rs_batch *b, rs_error *err)
 		return rs_error_set(err, rc, "out of memory");
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
 		return fail(err, s->path, rc, "cannot open a cursor");
-	while (rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len)) {
+	while (rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len) == 1) {
 		rs_record merged, r;
 		MDB_val k = { key_len, (void *)key }, v = { val_len, (void *)val };
 
@@ -801,15 +801,18 @@ static int fold_next(folder *f, const uint8_t **key, size_t *key_len, const uint
 	rs_record r;
 	int folded = 0, rc;
 
-	if (f->key == NULL && !rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val,
-	                                           &f->val_len))
-		return 0;
+	if (f->key == NULL &&
+	    (rc = rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val, &f->val_len)) != 1)
+		return rc;
 	*key = f->key;
 	*key_len = f->key_len;
 	*raw = f->val;
 	*raw_len = f->val_len;
 	for (;;) {
-		if (!rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val, &f->val_len)) {
+		if ((rc = rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val,
+		                              &f->val_len)) != 1) {
+			if (rc)
+				return rc;
 			f->key = NULL;
 			break;
 		}

@@ -128,6 +128,34 @@ START_TEST(runs_read_back_in_key_order)
 }
 END_TEST
 
+START_TEST(damaged_entries_are_errors)
+{
+	/* key length 17, the key, value length 3, the value */
+	uint8_t buf[2 + 17 + 4 + 3] = { 0, 17 };
+	const uint8_t *key, *val;
+	size_t key_len, val_len, pos;
+
+	memset(buf + 2, 0x41, 17);
+	buf[2 + 17 + 3] = 3;
+	memcpy(buf + 2 + 17 + 4, "abc", 3);
+	pos = 0;
+	ck_assert_int_eq(rs_packed_next(buf, sizeof buf, &pos, &key, &key_len, &val, &val_len), 1);
+	ck_assert_uint_eq(key_len, 17);
+	ck_assert_uint_eq(val_len, 3);
+	ck_assert_int_eq(memcmp(val, "abc", 3), 0);
+	ck_assert_int_eq(rs_packed_next(buf, sizeof buf, &pos, &key, &key_len, &val, &val_len), 0);
+	/* cut anywhere inside the entry: an error, not a read past the end */
+	for (size_t cut = 1; cut < sizeof buf; cut++) {
+		pos = 0;
+		ck_assert_int_eq(rs_packed_next(buf, cut, &pos, &key, &key_len, &val, &val_len), -1);
+	}
+	/* a value length past the end */
+	buf[2 + 17 + 3] = 4;
+	pos = 0;
+	ck_assert_int_eq(rs_packed_next(buf, sizeof buf, &pos, &key, &key_len, &val, &val_len), -1);
+}
+END_TEST
+
 /* every record of two stores, compared */
 static void same_stores(rs_store *a, rs_store *b)
 {
@@ -227,6 +255,7 @@ Suite *runs_suite(void)
 	TCase *tc = tcase_create("runs");
 	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, runs_read_back_in_key_order);
+	tcase_add_test(tc, damaged_entries_are_errors);
 	tcase_add_test(tc, applying_runs_is_applying_batches);
 	suite_add_tcase(s, tc);
 	return s;

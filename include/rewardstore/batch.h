@@ -49,7 +49,8 @@ int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
                          size_t *key_len, const uint8_t **val, size_t *val_len);
 /* The packed bytes (len 0 when not packed), and the same walk over any
  * such bytes: entry after entry, key length (2 bytes, big-endian), key,
- * value length (4 bytes), value. */
+ * value length (4 bytes), value.  rs_packed_next returns 1, 0 at the end,
+ * or -1 for an entry that runs past len. */
 void rs_batch_packed(const rs_batch *b, const uint8_t **p, size_t *len);
 int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **key,
                    size_t *key_len, const uint8_t **val, size_t *val_len);

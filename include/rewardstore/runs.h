@@ -47,7 +47,8 @@ typedef enum rs_runs_part { RS_RUNS_ALL, RS_RUNS_LOW, RS_RUNS_HIGH } rs_runs_par
 /* A reader of every entry of every run (or of the part's half of each),
  * in key order; entries with equal keys come one after the other.  The
  * pointers next gives stay valid until the reader is closed; next returns
- * 1, or 0 at the end.  Several readers may read the same runs at once. */
+ * 1, 0 at the end, or RS_ECORRUPT when a run is damaged.  Several readers
+ * may read the same runs at once. */
 typedef struct rs_runs_reader rs_runs_reader;
 int rs_runs_reader_open(rs_runs *r, rs_runs_part part, rs_runs_reader **out,
                         rs_error *err);
