@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rewardstore/export.h>
@@ -200,14 +201,36 @@ static FILE *unnamed_file(const char *dir, rs_error *err)
 	return fp;
 }
 
+/* Append what from holds to to.  Into a regular file the kernel copies
+ * (copy_file_range), which saves a trip through user space; else, or if
+ * it cannot, through a buffer. */
 static int copy_stream(FILE *from, FILE *to, rs_error *err)
 {
 	char buf[1 << 16];
 	size_t n;
+	struct stat st;
 
-	if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
+	if (fflush(from) != 0 || fflush(to) != 0 || fseek(from, 0, SEEK_SET) != 0)
 		return rs_error_set(err, errno, "cannot read back the export's second half: %s",
 		                    strerror(errno));
+	if (fstat(fileno(to), &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t size = lseek(fileno(from), 0, SEEK_END), at = 0;
+		while (at < size) {
+			ssize_t w = copy_file_range(fileno(from), &at, fileno(to), NULL,
+			                            (size_t)(size - at), 0);
+			if (w <= 0)
+				break;
+		}
+		if (at == size)
+			return fseek(to, 0, SEEK_CUR) == 0 ? 0
+			                                   : rs_error_set(err, errno,
+			                                                  "cannot write the export: %s",
+			                                                  strerror(errno));
+		/* the rest through the buffer, from where the kernel stopped */
+		if (fseek(from, at, SEEK_SET) != 0 || fseek(to, 0, SEEK_CUR) != 0)
+			return rs_error_set(err, errno, "cannot copy the export's second half: %s",
+			                    strerror(errno));
+	}
 	while ((n = fread(buf, 1, sizeof buf, from)) > 0)
 		if (fwrite(buf, 1, n, to) != n)
 			return rs_error_set(err, errno ? errno : EIO, "cannot write the export: %s",
