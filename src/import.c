@@ -556,6 +556,15 @@ static int resume(importer *im, const char *path, int *restart, rs_error *err)
 		} else {
 			i++;
 		}
+	if (imp->nreading == imp->parsers) {
+		/* more callers at once than the import was made for: its table
+		 * of inputs being read has no room */
+		pthread_mutex_unlock(&imp->mu);
+		rs_error_set(err, RS_EUSAGE, "more inputs read at once than the import's %zu parsers",
+		             imp->parsers);
+		rs_error_locate(err, path, 0, 0);
+		return RS_EUSAGE;
+	}
 	memcpy(imp->reading[imp->nreading++], im->src.fingerprint, 16);
 	im->reading = 1;
 	src_entry *e = src_find(imp, im->src.fingerprint);
