@@ -395,6 +395,16 @@ int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **ke
 	return 1;
 }
 
+size_t rs_packed_put(uint8_t *q, const uint8_t *key, size_t key_len, const uint8_t *val,
+                     size_t val_len)
+{
+	put16(q, key_len);
+	memcpy(q + 2, key, key_len);
+	put32(q + 2 + key_len, val_len);
+	memcpy(q + 6 + key_len, val, val_len);
+	return 6 + key_len + val_len;
+}
+
 int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
                          size_t *key_len, const uint8_t **val, size_t *val_len)
 {

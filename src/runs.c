@@ -29,7 +29,7 @@ struct rs_runs {
 	uint64_t bytes;
 	/* rs_runs_append's run, buffered */
 	uint8_t *abuf;
-	size_t aused;
+	size_t aused, acap;
 	int appending;
 	uint64_t amid;
 };
@@ -169,8 +169,6 @@ int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t
 	size_t need = 6 + key_len + val_len;
 	int rc;
 
-	if (r->abuf == NULL && (r->abuf = malloc(APPEND_BUF)) == NULL)
-		return rs_error_set(err, RS_ENOMEM, "out of memory");
 	if (!r->appending) {
 		r->appending = 1;
 		r->aused = 0;
@@ -182,40 +180,22 @@ int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t
 	run *cur = &r->runs[r->n - 1];
 	if (r->amid == UINT64_MAX && key[0] >= RS_RUNS_SPLIT)
 		r->amid = r->bytes + r->aused;
-	if (need > APPEND_BUF - r->aused) {
+	if (need > r->acap - r->aused) {
 		if ((rc = write_at(r, r->abuf, r->aused, r->bytes, err)))
 			return rc;
 		r->bytes += r->aused;
 		r->aused = 0;
 	}
-	if (need > APPEND_BUF) {
-		/* a record larger than the buffer: straight to the file */
-		uint8_t h[6];
-		h[0] = (uint8_t)(key_len >> 8);
-		h[1] = (uint8_t)key_len;
-		h[2] = (uint8_t)(val_len >> 24);
-		h[3] = (uint8_t)(val_len >> 16);
-		h[4] = (uint8_t)(val_len >> 8);
-		h[5] = (uint8_t)val_len;
-		if ((rc = write_at(r, h, 2, r->bytes, err)) ||
-		    (rc = write_at(r, key, key_len, r->bytes + 2, err)) ||
-		    (rc = write_at(r, h + 2, 4, r->bytes + 2 + key_len, err)) ||
-		    (rc = write_at(r, val, val_len, r->bytes + 6 + key_len, err)))
-			return rc;
-		r->bytes += need;
-	} else {
-		uint8_t *q = r->abuf + r->aused;
-		q[0] = (uint8_t)(key_len >> 8);
-		q[1] = (uint8_t)key_len;
-		memcpy(q + 2, key, key_len);
-		q += 2 + key_len;
-		q[0] = (uint8_t)(val_len >> 24);
-		q[1] = (uint8_t)(val_len >> 16);
-		q[2] = (uint8_t)(val_len >> 8);
-		q[3] = (uint8_t)val_len;
-		memcpy(q + 4, val, val_len);
-		r->aused += need;
+	if (need > r->acap) {
+		/* the first entry, or one larger than the buffer */
+		size_t cap = need > APPEND_BUF ? need : APPEND_BUF;
+		uint8_t *nb = realloc(r->abuf, cap);
+		if (nb == NULL)
+			return rs_error_set(err, RS_ENOMEM, "out of memory");
+		r->abuf = nb;
+		r->acap = cap;
 	}
+	r->aused += rs_packed_put(r->abuf + r->aused, key, key_len, val, val_len);
 	cur->end = r->bytes + r->aused;
 	cur->mid = r->amid == UINT64_MAX ? cur->end : r->amid;
 	return 0;

@@ -230,23 +230,33 @@ abort:
 	return rc;
 }
 
+/* The bytes of data.mdb that the last commit's pages take; 0 when LMDB
+ * cannot say. */
+static uint64_t used_bytes(MDB_env *env)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
+		return 0;
+	return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
 /* A data file shorter than the pages its meta page counts would be a
  * SIGBUS when LMDB reads past its end, not an error: check first. */
 static int check_size(MDB_env *env, const char *path, rs_error *err)
 {
-	MDB_envinfo info;
-	MDB_stat st;
+	uint64_t used = used_bytes(env);
 	struct stat fst;
 	char data[RS_ERROR_SOURCE_LEN + 16];
 
 	snprintf(data, sizeof data, "%s/data.mdb", path);
-	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st) || stat(data, &fst))
+	if (used == 0 || stat(data, &fst))
 		return 0; /* nothing to compare: LMDB will say */
-	if ((uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+	if ((uint64_t)fst.st_size < used) {
 		rs_error_set(err, RS_ECORRUPT,
 		             "store '%s' is damaged: data.mdb has %llu bytes, its pages need %llu",
-		             path, (unsigned long long)fst.st_size,
-		             (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize);
+		             path, (unsigned long long)fst.st_size, (unsigned long long)used);
 		rs_error_locate(err, path, 0, 0);
 		return RS_ECORRUPT;
 	}
@@ -390,19 +400,15 @@ free_store:
 static void trim(rs_store *s)
 {
 	MDB_txn *txn;
-	MDB_envinfo info;
-	MDB_stat st;
 	mdb_filehandle_t fd;
 	struct stat fst;
 
 	if (mdb_txn_begin(s->env, NULL, 0, &txn))
 		return;
-	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0 &&
-	    mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &fst) == 0) {
-		off_t used = (off_t)((info.me_last_pgno + 1) * (uint64_t)st.ms_psize);
-		if (fst.st_size > used && ftruncate(fd, used) != 0) {
-			/* a longer file than needed is harmless */
-		}
+	off_t used = (off_t)used_bytes(s->env);
+	if (used > 0 && mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &fst) == 0 &&
+	    fst.st_size > used && ftruncate(fd, used) != 0) {
+		/* a longer file than needed is harmless */
 	}
 	mdb_txn_abort(txn);
 }
@@ -553,11 +559,55 @@ static int reserve(rs_store *s, size_t n)
 	return 0;
 }
 
+/* Write one key: raw is its encoded record, or rec (raw NULL) its merge of
+ * several.  One search per key: a put with MDB_NOOVERWRITE either inserts
+ * it or returns the stored value with the cursor on it, which MDB_CURRENT
+ * then replaces with the merge. */
+static int put_one(rs_store *s, MDB_cursor *cur, const uint8_t *key, size_t key_len,
+                   const uint8_t *raw, size_t raw_len, const rs_record *rec, rs_error *err)
+{
+	MDB_val k = { key_len, (void *)key }, v;
+	rs_record stored, r;
+	int rc;
+
+	if (raw == NULL) {
+		if ((rc = reserve(s, rs_record_encoded_max(rec))))
+			return rs_error_set(err, rc, "out of memory");
+		v.mv_size = rs_record_encode(rec, s->scratch);
+		v.mv_data = s->scratch;
+	} else {
+		v.mv_size = raw_len;
+		v.mv_data = (void *)raw;
+	}
+	rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+	if (rc == 0)
+		return 0;
+	if (rc != MDB_KEYEXIST) {
+		if (rc != MDB_MAP_FULL)
+			fail(err, s->path, rc, "cannot write a record");
+		return rc;
+	}
+	/* v is the stored value now */
+	if ((rc = rs_record_decode(&stored, v.mv_data, v.mv_size)) ||
+	    (raw && (rc = rs_record_decode(&r, raw, raw_len)))) {
+		rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
+		rs_error_locate(err, s->path, 0, 0);
+		return rc;
+	}
+	rs_record_merge(&stored, raw ? &r : rec);
+	/* stored may point into the page; encode before the put */
+	if ((rc = reserve(s, rs_record_encoded_max(&stored))))
+		return rs_error_set(err, rc, "out of memory");
+	v.mv_size = rs_record_encode(&stored, s->scratch);
+	v.mv_data = s->scratch;
+	if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT)) && rc != MDB_MAP_FULL)
+		fail(err, s->path, rc, "cannot write a record");
+	return rc;
+}
+
 /* Merge every entry into its stored record, in key order, so that the
- * B-tree is walked once from left to right.  One search per key: a put
- * with MDB_NOOVERWRITE either inserts a new key (its value encoded by
- * rs_batch_pack already) or returns the stored value with the cursor on
- * it, which MDB_CURRENT then replaces with the merge. */
+ * B-tree is walked once from left to right (the values were encoded by
+ * rs_batch_pack already). */
 static int apply_records(rs_store *s, MDB_txn *txn, rs_batch *b, rs_error *err)
 {
 	MDB_cursor *cur;
@@ -569,40 +619,9 @@ static int apply_records(rs_store *s, MDB_txn *txn, rs_batch *b, rs_error *err)
 		return rs_error_set(err, rc, "out of memory");
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
 		return fail(err, s->path, rc, "cannot open a cursor");
-	while (rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len) == 1) {
-		rs_record merged, r;
-		MDB_val k = { key_len, (void *)key }, v = { val_len, (void *)val };
-
-		rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
-		if (rc == 0)
-			continue;
-		if (rc != MDB_KEYEXIST) {
-			if (rc != MDB_MAP_FULL)
-				fail(err, s->path, rc, "cannot write a record");
-			goto close;
-		}
-		/* v is the stored value now */
-		if ((rc = rs_record_decode(&merged, v.mv_data, v.mv_size)) ||
-		    (rc = rs_record_decode(&r, val, val_len))) {
-			rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
-			rs_error_locate(err, s->path, 0, 0);
-			goto close;
-		}
-		rs_record_merge(&merged, &r);
-		/* merged may point into the page; encode before the put */
-		if ((rc = reserve(s, rs_record_encoded_max(&merged)))) {
-			rs_error_set(err, rc, "out of memory");
-			goto close;
-		}
-		v.mv_size = rs_record_encode(&merged, s->scratch);
-		v.mv_data = s->scratch;
-		if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT))) {
-			if (rc != MDB_MAP_FULL)
-				fail(err, s->path, rc, "cannot write a record");
-			goto close;
-		}
-	}
-close:
+	while (rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len) == 1)
+		if ((rc = put_one(s, cur, key, key_len, val, val_len, NULL, err)))
+			break;
 	mdb_cursor_close(cur);
 	return rc;
 }
@@ -739,50 +758,6 @@ typedef struct runs_job {
 	const rs_source *src;
 	size_t nsrc;
 } runs_job;
-
-/* Write one key: raw is its encoded record, or rec (raw NULL) its merge of
- * several.  Merged into the stored record if there is one. */
-static int put_one(rs_store *s, MDB_cursor *cur, const uint8_t *key, size_t key_len,
-                   const uint8_t *raw, size_t raw_len, const rs_record *rec, rs_error *err)
-{
-	MDB_val k = { key_len, (void *)key }, v;
-	rs_record stored, r;
-	int rc;
-
-	if (raw == NULL) {
-		if ((rc = reserve(s, rs_record_encoded_max(rec))))
-			return rs_error_set(err, rc, "out of memory");
-		v.mv_size = rs_record_encode(rec, s->scratch);
-		v.mv_data = s->scratch;
-	} else {
-		v.mv_size = raw_len;
-		v.mv_data = (void *)raw;
-	}
-	rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
-	if (rc == 0)
-		return 0;
-	if (rc != MDB_KEYEXIST) {
-		if (rc != MDB_MAP_FULL)
-			fail(err, s->path, rc, "cannot write a record");
-		return rc;
-	}
-	/* v is the stored value now */
-	if ((rc = rs_record_decode(&stored, v.mv_data, v.mv_size)) ||
-	    (raw && (rc = rs_record_decode(&r, raw, raw_len)))) {
-		rs_error_set(err, rc, "a stored record is damaged: %s", rs_strerror(rc));
-		rs_error_locate(err, s->path, 0, 0);
-		return rc;
-	}
-	rs_record_merge(&stored, raw ? &r : rec);
-	/* stored may point into the page; encode before the put */
-	if ((rc = reserve(s, rs_record_encoded_max(&stored))))
-		return rs_error_set(err, rc, "out of memory");
-	v.mv_size = rs_record_encode(&stored, s->scratch);
-	v.mv_data = s->scratch;
-	if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT)) && rc != MDB_MAP_FULL)
-		fail(err, s->path, rc, "cannot write a record");
-	return rc;
-}
 
 /* The entries of a key, folded: a reader's entries with equal keys come
  * one after the other, so a key is whole when the next key differs. */
@@ -965,8 +940,7 @@ static int make_room(rs_store *s, uint64_t extra, rs_error *err)
 		return rc == MDB_MAP_RESIZED ? 0 : fail(err, s->path, rc, "cannot begin a read transaction");
 	}
 	mdb_env_info(s->env, &info);
-	mdb_env_stat(s->env, &st);
-	uint64_t want = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize + extra;
+	uint64_t want = used_bytes(s->env) + extra;
 	if (mdb_stat(txn, s->records, &st) == 0)
 		want += (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
 		        st.ms_psize;

@@ -54,6 +54,10 @@ int rs_batch_next_packed(const rs_batch *b, size_t *pos, const uint8_t **key,
 void rs_batch_packed(const rs_batch *b, const uint8_t **p, size_t *len);
 int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **key,
                    size_t *key_len, const uint8_t **val, size_t *val_len);
+/* Write one such entry at q, which has room for 6 + key_len + val_len
+ * bytes; returns that size. */
+size_t rs_packed_put(uint8_t *q, const uint8_t *key, size_t key_len, const uint8_t *val,
+                     size_t val_len);
 
 void rs_batch_clear(rs_batch *b);
 
