@@ -3,13 +3,14 @@
  * Parsing is ours, not libuuid's uuid_parse: that one costs about 470 ns a
  * call here (it goes through strtoul), and a reward line carries two UUIDs,
  * which alone would spend the import's whole time budget.  This one is a
- * table lookup per digit; the tests check it against uuid_parse. */
+ * table lookup per digit; the tests check it against uuid_parse.  Name-based
+ * ids likewise use our SHA-1 (src/sha1.c), checked against libuuid's. */
 #include <string.h>
-
-#include <uuid/uuid.h>
 
 #include <rewardstore/error.h>
 #include <rewardstore/uuid.h>
+
+#include "sha1.h"
 
 /* rewardstore's namespace for version 5 ids, chosen once and never to
  * change: a changed namespace would change every generated id. */
@@ -60,9 +61,9 @@ void rs_uuid_record_id(const uint8_t user[RS_UUID_LEN], const char *code,
                        size_t code_len, uint8_t out[RS_UUID_LEN])
 {
 	/* rs_uuid_namespace_text as bytes (check_uuid.c checks they agree) */
-	static const uuid_t ns = { 0x6d, 0x1d, 0x3f, 0x2e, 0x8a, 0x4b, 0x4c, 0x1e,
-	                           0x9b, 0x7a, 0x52, 0xf0, 0xc3, 0xe4, 0xa9, 0xd1 };
-	uint8_t name[RS_UUID_LEN + 4 * 64];
+	static const uint8_t ns[RS_UUID_LEN] = { 0x6d, 0x1d, 0x3f, 0x2e, 0x8a, 0x4b, 0x4c, 0x1e,
+	                                         0x9b, 0x7a, 0x52, 0xf0, 0xc3, 0xe4, 0xa9, 0xd1 };
+	uint8_t name[RS_UUID_LEN + 4 * 64], digest[RS_SHA1_LEN];
 
 	/* the code is at most 256 bytes (64 characters), which the readers
 	 * enforce */
@@ -70,5 +71,10 @@ void rs_uuid_record_id(const uint8_t user[RS_UUID_LEN], const char *code,
 		code_len = sizeof name - RS_UUID_LEN;
 	memcpy(name, user, RS_UUID_LEN);
 	memcpy(name + RS_UUID_LEN, code, code_len);
-	uuid_generate_sha1(out, ns, (const char *)name, RS_UUID_LEN + code_len);
+	/* RFC 4122 section 4.3: SHA-1 of the namespace then the name; the
+	 * first 16 bytes, with the version (5) and the variant (10xx) set */
+	rs_sha1_2(ns, sizeof ns, name, RS_UUID_LEN + code_len, digest);
+	memcpy(out, digest, RS_UUID_LEN);
+	out[6] = (uint8_t)((out[6] & 0x0f) | 0x50);
+	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
 }

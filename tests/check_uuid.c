@@ -1,4 +1,5 @@
 /* src/uuid.c */
+#include <stdio.h>
 #include <string.h>
 
 #include <uuid/uuid.h>
@@ -7,6 +8,7 @@
 #include <rewardstore/uuid.h>
 
 #include "suites.h"
+#include "../src/sha1.h"
 
 START_TEST(parse_and_format)
 {
@@ -98,6 +100,64 @@ START_TEST(record_id_is_name_based)
 }
 END_TEST
 
+static void hex20(const uint8_t d[RS_SHA1_LEN], char out[41])
+{
+	for (int i = 0; i < RS_SHA1_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The examples of FIPS 180 (and the empty message), with the message cut
+ * between the two parts at every place. */
+START_TEST(sha1_known_digests)
+{
+	static const struct {
+		const char *msg, *hex;
+	} known[] = {
+		{ "", "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
+		{ "abc", "a9993e364706816aba3e25717850c26c9cd0d89d" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "84983e441c3bd26ebaae4aa1f95129e5e54670f1" },
+	};
+	uint8_t d[RS_SHA1_LEN];
+	char hex[41];
+
+	for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+		size_t n = strlen(known[k].msg);
+		for (size_t cut = 0; cut <= n; cut++) {
+			rs_sha1_2(known[k].msg, cut, known[k].msg + cut, n - cut, d);
+			hex20(d, hex);
+			ck_assert_msg(strcmp(hex, known[k].hex) == 0, "\"%s\" cut at %zu: %s",
+			              known[k].msg, cut, hex);
+		}
+	}
+}
+END_TEST
+
+/* The same ids as libuuid's uuid_generate_sha1, for codes of every length
+ * a code may have (so messages of one to five blocks, and every padding
+ * case). */
+START_TEST(record_id_agrees_with_libuuid)
+{
+	uint64_t seed = 7;
+	uuid_t ns;
+	uint8_t user[16], mine[16], theirs[16], name[16 + 256];
+	char code[256];
+
+	ck_assert_int_eq(uuid_parse(rs_uuid_namespace_text, ns), 0);
+	for (size_t len = 1; len <= sizeof code; len++) {
+		for (int i = 0; i < 16; i++)
+			user[i] = (uint8_t)test_rand(&seed);
+		for (size_t i = 0; i < len; i++)
+			code[i] = (char)(1 + test_rand(&seed) % 255);
+		rs_uuid_record_id(user, code, len, mine);
+		memcpy(name, user, 16);
+		memcpy(name + 16, code, len);
+		uuid_generate_sha1(theirs, ns, (const char *)name, 16 + len);
+		ck_assert_msg(memcmp(mine, theirs, 16) == 0, "code of %zu bytes", len);
+	}
+}
+END_TEST
+
 Suite *uuid_suite(void)
 {
 	Suite *s = suite_create("uuid");
@@ -106,6 +166,8 @@ Suite *uuid_suite(void)
 	tcase_add_test(tc, rejects_malformed);
 	tcase_add_test(tc, agrees_with_libuuid);
 	tcase_add_test(tc, record_id_is_name_based);
+	tcase_add_test(tc, sha1_known_digests);
+	tcase_add_test(tc, record_id_agrees_with_libuuid);
 	suite_add_tcase(s, tc);
 	return s;
 }
