@@ -195,41 +195,63 @@ static char *put2(char *p, int v)
 	return p + 2;
 }
 
+/* "YYYY-MM-DD" of a day.  An export formats two timestamps a row, and the
+ * civil calendar costs more than the rest together, so each thread keeps
+ * the dates it made in a small table indexed by the day (logs span months,
+ * so nearly every lookup hits). */
+#define DATE_CACHE 1024
+
+static void put_date(char *p, int64_t days)
+{
+	static _Thread_local struct {
+		int64_t days;
+		char text[10];
+		int valid;
+	} cache[DATE_CACHE];
+	size_t slot = (size_t)((uint64_t)days % DATE_CACHE);
+
+	if (!cache[slot].valid || cache[slot].days != days) {
+		int64_t y;
+		int m, d;
+		char *q = cache[slot].text;
+
+		civil_from_days(days, &y, &m, &d);
+		q = put2(q, (int)(y / 100));
+		q = put2(q, (int)(y % 100));
+		*q++ = '-';
+		q = put2(q, m);
+		*q++ = '-';
+		put2(q, d);
+		cache[slot].days = days;
+		cache[slot].valid = 1;
+	}
+	memcpy(p, cache[slot].text, 10);
+}
+
 size_t rs_time_format(int64_t us, char out[RS_TIME_TEXT_MAX])
 {
 	int64_t secs = us >= 0 ? us / US_PER_SEC : -((-us + US_PER_SEC - 1) / US_PER_SEC);
-	int64_t frac = us - secs * US_PER_SEC;
+	int frac = (int)(us - secs * US_PER_SEC);
 	int64_t days = secs >= 0 ? secs / SEC_PER_DAY : -((-secs + SEC_PER_DAY - 1) / SEC_PER_DAY);
-	int64_t sod = secs - days * SEC_PER_DAY;
-	int64_t y;
-	int m, d;
+	int sod = (int)(secs - days * SEC_PER_DAY);
 	char *p = out;
 
-	civil_from_days(days, &y, &m, &d);
-	p = put2(p, (int)(y / 100));
-	p = put2(p, (int)(y % 100));
-	*p++ = '-';
-	p = put2(p, m);
-	*p++ = '-';
-	p = put2(p, d);
+	put_date(p, days);
+	p += 10;
 	*p++ = ' ';
-	p = put2(p, (int)(sod / 3600));
+	p = put2(p, sod / 3600);
 	*p++ = ':';
-	p = put2(p, (int)(sod / 60 % 60));
+	p = put2(p, sod / 60 % 60);
 	*p++ = ':';
-	p = put2(p, (int)(sod % 60));
+	p = put2(p, sod % 60);
 	if (frac) {
-		int nd = 6;
-		while (frac % 10 == 0) {
-			frac /= 10;
-			nd--;
-		}
+		/* six digits, then the trailing zeros dropped */
 		*p++ = '.';
-		for (int k = nd - 1; k >= 0; k--) {
-			p[k] = (char)('0' + frac % 10);
-			frac /= 10;
-		}
-		p += nd;
+		p = put2(p, frac / 10000);
+		p = put2(p, frac / 100 % 100);
+		p = put2(p, frac % 100);
+		while (p[-1] == '0')
+			p--;
 	}
 	*p++ = '+';
 	*p++ = '0';

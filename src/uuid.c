@@ -46,14 +46,18 @@ int rs_uuid_parse(const char *s, size_t n, uint8_t out[RS_UUID_LEN])
 	return bad ? RS_EBADLINE : 0;
 }
 
+/* the two hex digits of each byte value */
+#define HEXD(n) ((char)((n) < 10 ? '0' + (n) : 'a' + (n) - 10))
+#define PAIR(i) { HEXD((i) >> 4), HEXD((i) & 15) }
+#define PAIR4(i) PAIR(i), PAIR((i) + 1), PAIR((i) + 2), PAIR((i) + 3)
+#define PAIR16(i) PAIR4(i), PAIR4((i) + 4), PAIR4((i) + 8), PAIR4((i) + 12)
+#define PAIR64(i) PAIR16(i), PAIR16((i) + 16), PAIR16((i) + 32), PAIR16((i) + 48)
+static const char hex_pairs[256][2] = { PAIR64(0), PAIR64(64), PAIR64(128), PAIR64(192) };
+
 void rs_uuid_format(const uint8_t u[RS_UUID_LEN], char out[RS_UUID_TEXT_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < RS_UUID_LEN; i++) {
-		out[byte_pos[i]] = digits[u[i] >> 4];
-		out[byte_pos[i] + 1] = digits[u[i] & 0x0f];
-	}
+	for (int i = 0; i < RS_UUID_LEN; i++)
+		memcpy(out + byte_pos[i], hex_pairs[u[i]], 2);
 	out[8] = out[13] = out[18] = out[23] = '-';
 }
 
