@@ -1,5 +1,6 @@
 /* src/timestamp.c */
 #include <string.h>
+#include <time.h>
 
 #include <rewardstore/error.h>
 #include <rewardstore/timestamp.h>
@@ -128,6 +129,29 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* The dates come from a table of days (src/timestamp.c): days near each
+ * other (hits) and days 1024 apart (the same slot) all read right, as the
+ * C library's calendar says. */
+START_TEST(dates_from_the_table)
+{
+	uint64_t seed = 9;
+	char buf[40], want[64];
+	const int64_t base = 1700000000LL; /* 2023-11-14 */
+
+	for (int i = 0; i < 100000; i++) {
+		int64_t secs = base + (int64_t)(test_rand(&seed) % (3 * 366 * 86400ULL));
+		if (i % 3 == 0)
+			secs = base + (int64_t)(test_rand(&seed) % 64) * 1024 * 86400 -
+			       (int64_t)(test_rand(&seed) % 64) * 1024 * 86400;
+		time_t tt = (time_t)secs;
+		struct tm tm;
+		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+		strftime(want, sizeof want, "%Y-%m-%d %H:%M:%S+00", &tm);
+		ck_assert_str_eq(fmt(secs * 1000000, buf), want);
+	}
+}
+END_TEST
+
 START_TEST(default_tz_option)
 {
 	int32_t m;
@@ -153,6 +177,7 @@ Suite *timestamp_suite(void)
 	tcase_add_test(tc, rejects_impossible);
 	tcase_add_test(tc, formats_like_postgres);
 	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, dates_from_the_table);
 	tcase_add_test(tc, default_tz_option);
 	suite_add_tcase(s, tc);
 	return s;
