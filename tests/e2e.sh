@@ -153,6 +153,24 @@ assert_status "--db after the command" 0 $?
 run --db "$T/a" export -o "$T/out.csv"
 assert_status "export -o" 0 $?
 assert_same_file "export -o" "$D/expected-export.csv" "$T/out.csv"
+# a FIFO is written in place, not renamed over (as root, renaming over
+# /dev/null once replaced the device with a file)
+mkfifo "$T/fifo"
+timeout 60 cat "$T/fifo" > "$T/from-fifo.csv" &
+run --db "$T/a" export -o "$T/fifo"
+assert_status "export -o FIFO" 0 $?
+wait
+test -p "$T/fifo"
+assert_status "export -o FIFO: still a FIFO" 0 $?
+assert_same_file "export -o FIFO: the rows" "$D/expected-export.csv" "$T/from-fifo.csv"
+# a symbolic link stays one; the file it names gets the rows
+echo stale > "$T/real.csv"
+ln -s real.csv "$T/link.csv"
+run --db "$T/a" export -o "$T/link.csv"
+assert_status "export -o link" 0 $?
+test -L "$T/link.csv"
+assert_status "export -o link: still a link" 0 $?
+assert_same_file "export -o link: the file it names" "$D/expected-export.csv" "$T/real.csv"
 run --db "$T/a" export --user "$(echo $U1 | tr a-f A-F)" > "$T/user.csv"
 # rows start with their id; a quoted dialog may span lines
 assert_eq "--user rows" 2 "$(grep -c '^[0-9a-f]\{8\}-' "$T/user.csv")"

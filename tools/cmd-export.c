@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -21,7 +22,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	rs_format format = RS_FORMAT_CSV;
 	rs_catalog *catalog = NULL;
 	const char *out_path = NULL;
-	char *tmp_path = NULL;
+	char *tmp_path = NULL, *real_path = NULL;
 	uint8_t user[RS_UUID_LEN];
 	int by_user = 0, c, rc, status = EXIT_OK;
 	rs_store *s = NULL;
@@ -78,15 +79,30 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	/* SPEC section 7: catalog when a catalog is loaded, else newest */
 	if (!policy_given)
 		policy = rs_catalog_size(catalog) ? RS_CID_CATALOG : RS_CID_NEWEST;
-	if (out_path && strcmp(out_path, "-") != 0) {
+	struct stat st;
+	if (out_path && strcmp(out_path, "-") != 0 && stat(out_path, &st) == 0 &&
+	    !S_ISREG(st.st_mode)) {
+		/* a device, a FIFO or a socket (/dev/null, a pipe into psql) is
+		 * written in place: a rename would replace it with a file */
+		fp = fopen(out_path, "w");
+		if (fp == NULL) {
+			rs_msg_error("cannot open '%s': %s", out_path, strerror(errno));
+			status = EXIT_ERROR;
+			goto close_store;
+		}
+	} else if (out_path && strcmp(out_path, "-") != 0) {
 		/* write beside the target and rename at the end, so a failed export
-		 * never leaves a partial file under the name asked for */
+		 * never leaves a partial file under the name asked for; beside
+		 * the file a symbolic link names, so that the link stays one */
+		if (lstat(out_path, &st) == 0 && S_ISLNK(st.st_mode) &&
+		    (real_path = realpath(out_path, NULL)) != NULL)
+			out_path = real_path;
 		size_t n = strlen(out_path) + 16;
 		tmp_path = malloc(n);
 		if (tmp_path == NULL) {
 			rs_msg_error("out of memory");
 			status = EXIT_ERROR;
-			goto close_store;
+			goto free_tmp;
 		}
 		snprintf(tmp_path, n, "%s.tmp%ld", out_path, (long)getpid());
 		fp = fopen(tmp_path, "w");
@@ -136,10 +152,13 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 close_out:
 	if (fp != stdout) {
 		if (fclose(fp) != 0 && status != EXIT_ERROR) {
-			rs_msg_error("cannot write '%s': %s", tmp_path, strerror(errno));
+			rs_msg_error("cannot write '%s': %s", tmp_path ? tmp_path : out_path,
+			             strerror(errno));
 			status = EXIT_ERROR;
 		}
-		if (status == EXIT_ERROR)
+		if (tmp_path == NULL)
+			; /* written in place */
+		else if (status == EXIT_ERROR)
 			unlink(tmp_path);
 		else if (rename(tmp_path, out_path) != 0) {
 			rs_msg_error("cannot rename '%s' to '%s': %s", tmp_path, out_path,
@@ -150,6 +169,7 @@ close_out:
 	}
 free_tmp:
 	free(tmp_path);
+	free(real_path);
 close_store:
 	rs_catalog_free(catalog);
 	rs_store_close(s);
