@@ -45,6 +45,11 @@ struct rs_event_reader {
 	 * string may be decoded more than once (a batch line's defaults are,
 	 * per element), so the line's length does not bound them */
 	struct scratch *scratch;
+	/* where the line's first backslash is and where its last one ends: a
+	 * string outside [bs_first, bs_end) has no escape to decode, which
+	 * spares a search of each string (the dialog is usually the only one
+	 * with escapes) */
+	size_t bs_first, bs_end;
 	rs_obs *ev;
 	size_t ev_cap;
 };
@@ -109,6 +114,10 @@ static size_t outer_end(const jsmntok_t *t)
 static int check_gap(const char *s, size_t from, size_t to, char sep)
 {
 	size_t i = from;
+
+	/* most gaps are exactly the separator */
+	if (to - from == (sep != 0) && (sep == 0 || s[from] == sep))
+		return 0;
 	while (i < to && is_ws(s[i]))
 		i++;
 	if (sep) {
@@ -352,7 +361,8 @@ static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
 	const char *p = s + t->start, *end = s + t->end;
 	size_t n = (size_t)(end - p);
 
-	if (memchr(p, '\\', n) == NULL) {
+	if ((size_t)t->end <= r->bs_first || (size_t)t->start >= r->bs_end ||
+	    memchr(p, '\\', n) == NULL) {
 		out->p = p;
 		out->n = (uint32_t)n;
 		return STR_OK;
@@ -446,26 +456,31 @@ static const struct {
 
 static enum field classify(rs_str key)
 {
-	/* by length first, so most keys cost one comparison; entries are
-	 * field + 1, 0 for none */
-	static const uint8_t by_len[17][3] = {
-		[6] = { F_SOURCE + 1, F_STATUS + 1 },
-		[7] = { F_USER_ID + 1 },
-		[8] = { F_EVENT_ID + 1 },
-		[10] = { F_CHARACTERS + 1 },
-		[11] = { F_ACQUIRED_AT + 1 },
-		[12] = { F_CHARACTER_ID + 1 },
-		[14] = { F_CODE + 1, F_NAME + 1, F_TYPE + 1 },
-		[16] = { F_DIALOG + 1 },
-	};
-	if (key.n > 16)
+	/* by length, then against the names of that length: constant-size
+	 * comparisons, which the compiler turns into a load or two */
+#define IS(name) (memcmp(key.p, name, sizeof name - 1) == 0)
+	switch (key.n) {
+	case 6:
+		return IS("source") ? F_SOURCE : IS("status") ? F_STATUS : F_UNKNOWN;
+	case 7:
+		return IS("user_id") ? F_USER_ID : F_UNKNOWN;
+	case 8:
+		return IS("event_id") ? F_EVENT_ID : F_UNKNOWN;
+	case 10:
+		return IS("characters") ? F_CHARACTERS : F_UNKNOWN;
+	case 11:
+		return IS("acquired_at") ? F_ACQUIRED_AT : F_UNKNOWN;
+	case 12:
+		return IS("character_id") ? F_CHARACTER_ID : F_UNKNOWN;
+	case 14:
+		return IS("character_code") ? F_CODE : IS("character_name") ? F_NAME :
+		       IS("character_type") ? F_TYPE : F_UNKNOWN;
+	case 16:
+		return IS("character_dialog") ? F_DIALOG : F_UNKNOWN;
+	default:
 		return F_UNKNOWN;
-	for (int i = 0; i < 3 && by_len[key.n][i]; i++) {
-		int f = by_len[key.n][i] - 1;
-		if (memcmp(key.p, fields[f].name, key.n) == 0)
-			return (enum field)f;
 	}
-	return F_UNKNOWN;
+#undef IS
 }
 
 /* The raw values of one object's fields: token indexes, -1 when absent. */
@@ -678,6 +693,9 @@ int rs_event_parse(rs_event_reader *r, const char *line, size_t len,
 	    (rc = check_grammar(r, line, len, ntok, has_control, err)))
 		return rc;
 	scratch_reset(r);
+	const char *bs = memchr(line, '\\', len);
+	r->bs_first = bs ? (size_t)(bs - line) : len;
+	r->bs_end = bs ? (size_t)((const char *)memrchr(line, '\\', len) - line) + 1 : 0;
 	if ((rc = collect(r, line, ntok, 0, &root, "", err)))
 		return rc;
 	if (root.val[F_CHARACTERS] < 0) {

@@ -7,6 +7,10 @@
  * ids likewise use our SHA-1 (src/sha1.c), checked against libuuid's. */
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <rewardstore/error.h>
 #include <rewardstore/uuid.h>
 
@@ -17,17 +21,42 @@
 const char rs_uuid_namespace_text[] = "6d1d3f2e-8a4b-4c1e-9b7a-52f0c3e4a9d1";
 
 /* one more than the value of a hex digit, 0 for anything else */
+#ifndef __SSE2__
 static const uint8_t hexval1[256] = {
 	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
 	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
 	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
 	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
+#endif
 
 /* where each of the 16 bytes starts in the text form */
 static const uint8_t byte_pos[RS_UUID_LEN] = {
 	0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34
 };
+
+#ifdef __SSE2__
+/* Sixteen hex digits to eight bytes, or -1 when one is not a hex digit. */
+static int hex16(const char *p, uint8_t out[8])
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+	/* signed compares: bytes from 0x80 are negative and fail both */
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+	                              _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
+	__m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+	                              _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+	if (_mm_movemask_epi8(_mm_or_si128(digit, alpha)) != 0xffff)
+		return -1;
+	__m128i val = _mm_or_si128(_mm_and_si128(digit, _mm_sub_epi8(v, _mm_set1_epi8('0'))),
+	                           _mm_andnot_si128(digit, _mm_sub_epi8(lower, _mm_set1_epi8('a' - 10))));
+	/* each 16-bit lane holds a pair, high digit in its low byte */
+	__m128i pair = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(val, _mm_set1_epi16(0x00ff)), 4),
+	                            _mm_srli_epi16(val, 8));
+	_mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(pair, pair));
+	return 0;
+}
+#endif
 
 int rs_uuid_parse(const char *s, size_t n, uint8_t out[RS_UUID_LEN])
 {
@@ -37,12 +66,23 @@ int rs_uuid_parse(const char *s, size_t n, uint8_t out[RS_UUID_LEN])
 	if (n != RS_UUID_TEXT_LEN || u[8] != '-' || u[13] != '-' ||
 	    u[18] != '-' || u[23] != '-')
 		return RS_EBADLINE;
+#ifdef __SSE2__
+	/* the 32 digits without the hyphens, sixteen at a time */
+	char digits[32];
+	memcpy(digits, s, 8);
+	memcpy(digits + 8, s + 9, 4);
+	memcpy(digits + 12, s + 14, 4);
+	memcpy(digits + 16, s + 19, 4);
+	memcpy(digits + 20, s + 24, 12);
+	bad = (unsigned)(hex16(digits, out) | hex16(digits + 16, out + 8));
+#else
 	for (int i = 0; i < RS_UUID_LEN; i++) {
 		unsigned hi = hexval1[u[byte_pos[i]]];
 		unsigned lo = hexval1[u[byte_pos[i] + 1]];
 		bad |= !hi | !lo;
 		out[i] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 0x0f));
 	}
+#endif
 	return bad ? RS_EBADLINE : 0;
 }
 

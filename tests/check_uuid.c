@@ -75,6 +75,32 @@ START_TEST(agrees_with_libuuid)
 }
 END_TEST
 
+/* Every byte value at every digit's place: accepted exactly when it is a
+ * hex digit, and then read as its value. */
+START_TEST(every_byte_at_every_digit)
+{
+	static const char base[] = "00000000-0000-0000-0000-000000000000";
+	static const uint8_t pos[32] = { 0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17,
+	                                 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+	                                 33, 34, 35 };
+	char text[37];
+	uint8_t u[16];
+
+	for (int d = 0; d < 32; d++)
+		for (int c = 0; c < 256; c++) {
+			memcpy(text, base, sizeof text);
+			text[pos[d]] = (char)c;
+			int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+			int rc = rs_uuid_parse(text, 36, u);
+			ck_assert_msg((rc == 0) == hex, "byte 0x%02x at digit %d", c, d);
+			if (hex) {
+				unsigned v = c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+				ck_assert_uint_eq(u[d / 2], d % 2 ? v : v << 4);
+			}
+		}
+}
+END_TEST
+
 /* Computed independently (Python: sha1(namespace + user bytes + code),
  * version and variant bits set as RFC 4122 says). */
 START_TEST(record_id_is_name_based)
@@ -166,6 +192,7 @@ Suite *uuid_suite(void)
 	tcase_add_test(tc, rejects_malformed);
 	tcase_add_test(tc, agrees_with_libuuid);
 	tcase_add_test(tc, record_id_is_name_based);
+	tcase_add_test(tc, every_byte_at_every_digit);
 	tcase_add_test(tc, sha1_known_digests);
 	tcase_add_test(tc, record_id_agrees_with_libuuid);
 	suite_add_tcase(s, tc);
