@@ -102,6 +102,94 @@ START_TEST(fast_path_agrees_with_slow_path)
 }
 END_TEST
 
+/* A reference straight from the Unicode standard's table of well-formed
+ * byte sequences (table 3-7): the offset of the first character that is
+ * not well formed (or a NUL), or -1; *ctl as rs_utf8_validate says. */
+static long reference_validate(const unsigned char *u, size_t n, int *ctl)
+{
+	size_t i = 0;
+
+	*ctl = 0;
+	while (i < n) {
+		unsigned c = u[i];
+		size_t len;
+		unsigned lo = 0x80, hi = 0xbf; /* the second byte's range */
+		if (c == 0)
+			return (long)i;
+		if (c < 0x80) {
+			*ctl |= c < 0x20;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return (long)i;
+		if (n - i < len || u[i + 1] < lo || u[i + 1] > hi)
+			return (long)i;
+		for (size_t k = 2; k < len; k++)
+			if (u[i + k] < 0x80 || u[i + k] > 0xbf)
+				return (long)i;
+		i += len;
+	}
+	return -1;
+}
+
+static void agree(const unsigned char *u, size_t n)
+{
+	int want_ctl, ctl = -1;
+	size_t bad = (size_t)-1;
+	long want = reference_validate(u, n, &want_ctl);
+	int rc = rs_utf8_validate((const char *)u, n, &bad, &ctl);
+
+	if (want < 0) {
+		ck_assert_msg(rc == 0, "rejected a valid text of %zu bytes (at %zu)", n, bad);
+		ck_assert_int_eq(ctl, want_ctl);
+	} else {
+		ck_assert_msg(rc == -1, "accepted a bad text of %zu bytes (bad at %ld)", n, want);
+		ck_assert_uint_eq(bad, (size_t)want);
+	}
+}
+
+/* Every pair of bytes whose first is from 0x80, followed by each boundary
+ * value of the ranges, and every lead byte followed by three boundary
+ * values, at every place around the 16- and 32-byte blocks the fast paths
+ * read, against the reference. */
+START_TEST(agrees_with_the_standard)
+{
+	static const unsigned char edge[] = { 0x00, 0x09, 0x20, 0x41, 0x7f, 0x80, 0x8f, 0x90,
+	                                      0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0,
+	                                      0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff };
+	const size_t ne = sizeof edge;
+	unsigned char buf[80];
+
+	for (unsigned b0 = 0x80; b0 < 0x100; b0++)
+		for (unsigned b1 = 0; b1 < 0x100; b1++)
+			for (size_t x = 0; x < ne; x++) {
+				size_t at = (b0 + b1 + x) % 37, tail = x % 3;
+				memset(buf, 'a', sizeof buf);
+				buf[at] = (unsigned char)b0;
+				buf[at + 1] = (unsigned char)b1;
+				buf[at + 2] = edge[x];
+				agree(buf, at + 3 + tail);
+			}
+	for (unsigned b0 = 0xc0; b0 < 0x100; b0++)
+		for (size_t x = 0; x < ne * ne * ne; x++) {
+			size_t at = (b0 + x) % 41, tail = x % 2;
+			memset(buf, 'a', sizeof buf);
+			buf[at] = (unsigned char)b0;
+			buf[at + 1] = edge[x % ne];
+			buf[at + 2] = edge[x / ne % ne];
+			buf[at + 3] = edge[x / ne / ne];
+			agree(buf, at + 4 + tail);
+		}
+}
+END_TEST
+
 Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -110,5 +198,10 @@ Suite *text_suite(void)
 	tcase_add_test(tc, invalid_text);
 	tcase_add_test(tc, fast_path_agrees_with_slow_path);
 	suite_add_tcase(s, tc);
+	/* about 1.4 million texts: seconds under the sanitizers */
+	TCase *wide = tcase_create("wide");
+	tcase_set_timeout(wide, 60);
+	tcase_add_test(wide, agrees_with_the_standard);
+	suite_add_tcase(s, wide);
 	return s;
 }
