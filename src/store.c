@@ -417,10 +417,9 @@ void rs_store_close(rs_store *s)
 {
 	if (s == NULL)
 		return;
-	/* commits without sync have no write order under MDB_WRITEMAP: one
-	 * sync at the end puts the whole store on disk */
-	if (s->lock_fd >= 0 && (s->flags & RS_STORE_NOSYNC))
-		mdb_env_sync(s->env, 1);
+	/* RS_STORE_NOSYNC syncs nothing, not even here: like PostgreSQL's
+	 * --no-sync, the program returns without waiting for the disk, and the
+	 * kernel writes the pages back in its own time (doc/DESIGN.md) */
 	if (s->lock_fd >= 0)
 		trim(s);
 	mdb_env_close(s->env);

@@ -70,10 +70,10 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 	"  --rejects FILE    append each bad line, as read, to FILE\n" \
 	"  --strict          stop at the first bad line (what came before is kept)\n" \
 	"  --force           read inputs again even if already imported\n" \
-	"  --no-sync         do not sync commits, only the store at the end (a system\n" \
-	"                    crash during the import can damage the store; a crash of\n" \
-	"                    the process loses nothing)\n" \
-	"  --commit-every N  commit after about N events (default 4000000); a crash\n" \
+	"  --no-sync         do not wait for the disk (as PostgreSQL's --no-sync): a\n" \
+	"                    system crash during the import or soon after can damage\n" \
+	"                    the store; a crash of the process loses nothing\n" \
+	"  --commit-every N  commit after about N events (default 8000000); a crash\n" \
 	"                    falls back to the last commit, and fewer commits write less\n" \
 	"  --progress        show progress on standard error even when it is not a terminal\n" \
 	"  -q, --quiet       no progress (the summary table is still printed)\n"
