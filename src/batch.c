@@ -273,9 +273,23 @@ static uint64_t be64(const uint8_t *p)
 	return v;
 }
 
-/* Sort by the first eight key bytes (random user-id bytes) with a radix
- * sort, a byte at a time from the last; then put the runs that share them
- * (one user's codes, a handful) in full key order by insertion. */
+/* Sort by the first four key bytes (random user-id bytes) with a radix
+ * sort, a byte at a time from the last, which leaves few entries sharing
+ * them; then put those in full order (the first eight bytes as a number,
+ * then the whole key) by insertion.  A batch holds tens of thousands of
+ * keys, so four passes leave only a handful of ties to insert. */
+static int order_greater(const order *a, const order *b)
+{
+	if (a->prefix != b->prefix)
+		return a->prefix > b->prefix;
+	return rs_key_cmp(a->key, a->key_len, b->key, b->key_len) > 0;
+}
+
+static int order_cmp(const void *x, const void *y)
+{
+	return order_greater(x, y) ? 1 : order_greater(y, x) ? -1 : 0;
+}
+
 void rs_batch_sort(rs_batch *b)
 {
 	order *a = b->ord, *tmp = b->ord_tmp;
@@ -287,7 +301,7 @@ void rs_batch_sort(rs_batch *b)
 		a[i].key_len = (uint32_t)b->e[i].key_len;
 		a[i].idx = (uint32_t)i;
 	}
-	for (int shift = 0; shift < 64; shift += 8) {
+	for (int shift = 32; shift < 64; shift += 8) {
 		size_t count[256] = { 0 };
 		for (size_t i = 0; i < n; i++)
 			count[(a[i].prefix >> shift) & 0xff]++;
@@ -303,16 +317,26 @@ void rs_batch_sort(rs_batch *b)
 		a = tmp;
 		tmp = t;
 	}
-	/* after eight passes the sorted order is back in b->ord */
-	for (size_t i = 1; i < n; i++) {
-		order x = a[i];
-		size_t j = i;
-		while (j > 0 && a[j - 1].prefix == x.prefix &&
-		       rs_key_cmp(a[j - 1].key, a[j - 1].key_len, x.key, x.key_len) > 0) {
-			a[j] = a[j - 1];
-			j--;
+	/* after an even number of passes the order is back in b->ord; each
+	 * group that ties on the top 32 bits is put in order: by insertion
+	 * when small (nearly always), else by qsort (one user with thousands
+	 * of codes must not cost a quadratic sort) */
+	for (size_t start = 0, end; start < n; start = end) {
+		for (end = start + 1; end < n && (a[end].prefix >> 32) == (a[start].prefix >> 32); end++)
+			;
+		if (end - start > 16) {
+			qsort(a + start, end - start, sizeof *a, order_cmp);
+			continue;
 		}
-		a[j] = x;
+		for (size_t i = start + 1; i < end; i++) {
+			order x = a[i];
+			size_t j = i;
+			while (j > start && order_greater(&a[j - 1], &x)) {
+				a[j] = a[j - 1];
+				j--;
+			}
+			a[j] = x;
+		}
 	}
 }
 

@@ -98,12 +98,52 @@ START_TEST(byte_budget_makes_it_full)
 }
 END_TEST
 
+/* Keys that tie on their first four bytes, a few or hundreds of them, and
+ * one user with many codes, come out in key order. */
+START_TEST(sorts_ties_of_the_radix)
+{
+	rs_batch *b;
+	static char codes[5000][8];
+	uint64_t seed = 3;
+
+	ck_assert_int_eq(rs_batch_new(&b, 8192, 0), 0);
+	for (int i = 0; i < 5000; i++) {
+		rs_obs o = obs(0, codes[i], i, (rs_str){ "n", 1 });
+		snprintf(codes[i], sizeof codes[i], "c%05d", (int)(test_rand(&seed) % 100000));
+		o.code = (rs_str){ codes[i], 6 };
+		if (i % 3) {
+			/* users sharing bytes 0..3 with a few others (sorted by
+			 * insertion) or with hundreds (by qsort), differing after */
+			for (int k = 4; k < 16; k++)
+				o.user_id[k] = (uint8_t)test_rand(&seed);
+			o.user_id[0] = (uint8_t)(i % 3 == 1 ? test_rand(&seed) % 200
+			                                    : 200 + test_rand(&seed) % 4);
+		} /* else: all one user */
+		ck_assert_int_eq(rs_batch_add_obs(b, &o), 0);
+	}
+	rs_batch_sort(b);
+	const uint8_t *pk = NULL, *key;
+	size_t pn = 0, n;
+	const rs_record *r;
+	for (size_t i = 0; i < rs_batch_count(b); i++) {
+		rs_batch_entry(b, i, &key, &n, &r);
+		if (pk)
+			ck_assert_int_lt(rs_key_cmp(pk, pn, key, n), 0);
+		pk = key;
+		pn = n;
+	}
+	ck_assert_uint_gt(rs_batch_count(b), 4000);
+	rs_batch_free(b);
+}
+END_TEST
+
 Suite *batch_suite(void)
 {
 	Suite *s = suite_create("batch");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, folds_per_key_and_owns_strings);
 	tcase_add_test(tc, grows_past_the_soft_limit_and_sorts);
+	tcase_add_test(tc, sorts_ties_of_the_radix);
 	tcase_add_test(tc, byte_budget_makes_it_full);
 	suite_add_tcase(s, tc);
 	return s;
