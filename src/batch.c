@@ -1,6 +1,12 @@
-/* The pre-merged batch: a hash table of key -> record, its bytes in an arena
- * of chunks that never move, so the records' string pointers stay valid
- * until the batch is cleared. */
+/* The pre-merged batch: a hash table of key -> record, each record kept
+ * encoded (as the store keeps it) in an arena of chunks that never move, in
+ * the very form a packed entry has: key length, key, value length, value.
+ * A key seen again is decoded, merged and encoded anew (the old bytes stay
+ * until the batch is cleared and count against its byte budget).  Keeping
+ * records encoded rather than as rs_record structs with their strings
+ * copied aside makes a table entry 24 bytes instead of about 290, the
+ * encoding happen while the event's bytes are still in the cache, and
+ * packing one copy an entry (doc/DESIGN.md, "Memory"). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,10 +25,13 @@ typedef struct chunk {
 
 typedef struct entry {
 	uint64_t hash;
-	const uint8_t *key;
-	size_t key_len;
-	rs_record rec;
+	uint8_t *p;            /* the packed entry in the arena */
+	uint32_t key_len, val_len;
 } entry;
+
+#define ENTRY_KEY(e) ((e)->p + 2)
+#define ENTRY_VAL(e) ((e)->p + 6 + (e)->key_len)
+#define ENTRY_SIZE(e) (6 + (size_t)(e)->key_len + (e)->val_len)
 
 /* sort order: the first eight key bytes as a number, then the whole key */
 typedef struct order {
@@ -39,7 +48,9 @@ struct rs_batch {
 	uint32_t *slot;      /* entry index + 1, 0 when free */
 	size_t nslot;        /* a power of two, at least twice max_keys */
 	chunk *chunks;
+	chunk *last;         /* where the last arena bytes were handed out */
 	size_t bytes;        /* arena bytes handed out */
+	rs_record entry_rec; /* what rs_batch_entry decoded last */
 	uint64_t observations;
 	/* the entries in key order, encoded: see rs_batch_pack */
 	uint8_t *packed;
@@ -117,33 +128,32 @@ static void *arena_alloc(rs_batch *b, size_t n)
 	void *p = c->data + c->used;
 	c->used += n;
 	b->bytes += n;
+	b->last = c;
 	return p;
 }
 
-static int own(rs_batch *b, rs_field *f)
+/* Give back the end of the last bytes handed out: an encoding reserves
+ * its largest size and takes what it needed. */
+static void arena_trim(rs_batch *b, size_t unused)
 {
-	if (f->v.n == 0)
-		return 0;
-	char *p = arena_alloc(b, f->v.n);
-	if (p == NULL)
-		return RS_ENOMEM;
-	memcpy(p, f->v.p, f->v.n);
-	f->v.p = p;
-	return 0;
+	b->last->used -= unused;
+	b->bytes -= unused;
 }
 
-/* Fields of dst that now point at src's bytes get their own copy. */
-static int own_winners(rs_batch *b, rs_record *dst, const rs_record *src)
+/* Encode key and record as a packed entry into the arena; NULL when out
+ * of memory. */
+static uint8_t *put_entry(rs_batch *b, const uint8_t *key, size_t key_len,
+                          const rs_record *r, uint32_t *val_len)
 {
-	int rc = 0;
-#define OWN(F) if (!rc && dst->F.v.n && dst->F.v.p == src->F.v.p) rc = own(b, &dst->F)
-	OWN(name);
-	OWN(type);
-	OWN(dialog);
-	OWN(status);
-	OWN(source);
-#undef OWN
-	return rc;
+	size_t max = rs_record_encoded_max(r);
+	uint8_t *q = arena_alloc(b, 6 + key_len + max);
+	if (q == NULL)
+		return NULL;
+	size_t vlen = rs_record_encode(r, q + 6 + key_len);
+	rs_packed_head(q, key, key_len, vlen);
+	arena_trim(b, max - vlen);
+	*val_len = (uint32_t)vlen;
+	return q;
 }
 
 /* max_keys is when the batch asks to be applied, not a hard limit: the
@@ -191,14 +201,22 @@ static int add(rs_batch *b, const uint8_t *key, size_t key_len,
 	uint64_t h = rs_hash64(key, key_len, 0);
 	size_t mask = b->nslot - 1, i = (size_t)h & mask;
 
-
 	for (; b->slot[i]; i = (i + 1) & mask) {
 		entry *e = &b->e[b->slot[i] - 1];
 		if (e->hash == h && e->key_len == key_len &&
-		    memcmp(e->key, key, key_len) == 0) {
-			rs_record_merge(&e->rec, r);
+		    memcmp(ENTRY_KEY(e), key, key_len) == 0) {
+			/* seen before: merge, and encode the merge anew (its
+			 * strings may point into the old bytes or into r's) */
+			rs_record stored;
+			if (rs_record_decode(&stored, ENTRY_VAL(e), e->val_len))
+				return RS_ECORRUPT; /* bytes this batch wrote: cannot be */
+			rs_record_merge(&stored, r);
+			uint8_t *q = put_entry(b, key, key_len, &stored, &e->val_len);
+			if (q == NULL)
+				return RS_ENOMEM;
+			e->p = q;
 			b->observations += r->n_obs;
-			return own_winners(b, &e->rec, r);
+			return 0;
 		}
 	}
 	if (b->n == b->cap) {
@@ -209,22 +227,13 @@ static int add(rs_batch *b, const uint8_t *key, size_t key_len,
 			;
 	}
 	entry *e = &b->e[b->n];
-	uint8_t *k = arena_alloc(b, key_len);
-	if (k == NULL)
+	if ((e->p = put_entry(b, key, key_len, r, &e->val_len)) == NULL)
 		return RS_ENOMEM;
-	memcpy(k, key, key_len);
 	e->hash = h;
-	e->key = k;
-	e->key_len = key_len;
-	e->rec = *r;
+	e->key_len = (uint32_t)key_len;
 	b->slot[i] = (uint32_t)++b->n;
 	b->observations += r->n_obs;
-	int rc = own(b, &e->rec.name);
-	if (!rc) rc = own(b, &e->rec.type);
-	if (!rc) rc = own(b, &e->rec.dialog);
-	if (!rc) rc = own(b, &e->rec.status);
-	if (!rc) rc = own(b, &e->rec.source);
-	return rc;
+	return 0;
 }
 
 int rs_batch_add_obs(rs_batch *b, const rs_obs *o)
@@ -296,9 +305,9 @@ void rs_batch_sort(rs_batch *b)
 	size_t n = b->n;
 
 	for (size_t i = 0; i < n; i++) {
-		a[i].prefix = be64(b->e[i].key);
-		a[i].key = b->e[i].key;
-		a[i].key_len = (uint32_t)b->e[i].key_len;
+		a[i].key = ENTRY_KEY(&b->e[i]);
+		a[i].prefix = be64(a[i].key);
+		a[i].key_len = b->e[i].key_len;
 		a[i].idx = (uint32_t)i;
 	}
 	for (int shift = 32; shift < 64; shift += 8) {
@@ -340,13 +349,15 @@ void rs_batch_sort(rs_batch *b)
 	}
 }
 
-void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,
-                    size_t *key_len, const rs_record **r)
+void rs_batch_entry(rs_batch *b, size_t i, const uint8_t **key, size_t *key_len,
+                    const rs_record **r)
 {
 	const entry *e = &b->e[b->ord[i].idx];
-	*key = e->key;
+	*key = ENTRY_KEY(e);
 	*key_len = e->key_len;
-	*r = &e->rec;
+	/* bytes this batch encoded: they decode */
+	rs_record_decode(&b->entry_rec, ENTRY_VAL(e), e->val_len);
+	*r = &b->entry_rec;
 }
 
 static void put16(uint8_t *p, size_t v)
@@ -364,7 +375,8 @@ static void put32(uint8_t *p, size_t v)
 }
 
 /* Entry after entry, in key order: key length (2 bytes), key, value
- * length (4 bytes), the record encoded as the store keeps it. */
+ * length (4 bytes), the record encoded as the store keeps it -- which is
+ * how the arena holds each entry already, so packing is a copy each. */
 int rs_batch_pack(rs_batch *b)
 {
 	size_t need = 0, at = 0;
@@ -373,7 +385,7 @@ int rs_batch_pack(rs_batch *b)
 		return 0;
 	rs_batch_sort(b);
 	for (size_t i = 0; i < b->n; i++)
-		need += 6 + b->e[i].key_len + rs_record_encoded_max(&b->e[i].rec);
+		need += ENTRY_SIZE(&b->e[i]);
 	if (need > b->packed_cap) {
 		uint8_t *p = realloc(b->packed, need);
 		if (p == NULL)
@@ -383,14 +395,10 @@ int rs_batch_pack(rs_batch *b)
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		const entry *e = &b->e[b->ord[i].idx];
-		if (i + 4 < b->n)
-			__builtin_prefetch(&b->e[b->ord[i + 4].idx]);
-		uint8_t *q = b->packed + at;
-		put16(q, e->key_len);
-		memcpy(q + 2, e->key, e->key_len);
-		size_t vlen = rs_record_encode(&e->rec, q + 6 + e->key_len);
-		put32(q + 2 + e->key_len, vlen);
-		at += 6 + e->key_len + vlen;
+		if (i + 8 < b->n)
+			__builtin_prefetch(b->e[b->ord[i + 8].idx].p);
+		memcpy(b->packed + at, e->p, ENTRY_SIZE(e));
+		at += ENTRY_SIZE(e);
 	}
 	b->packed_len = at;
 	b->is_packed = 1;
@@ -419,12 +427,17 @@ int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **ke
 	return 1;
 }
 
-size_t rs_packed_put(uint8_t *q, const uint8_t *key, size_t key_len, const uint8_t *val,
-                     size_t val_len)
+void rs_packed_head(uint8_t *q, const uint8_t *key, size_t key_len, size_t val_len)
 {
 	put16(q, key_len);
 	memcpy(q + 2, key, key_len);
 	put32(q + 2 + key_len, val_len);
+}
+
+size_t rs_packed_put(uint8_t *q, const uint8_t *key, size_t key_len, const uint8_t *val,
+                     size_t val_len)
+{
+	rs_packed_head(q, key, key_len, val_len);
 	memcpy(q + 6 + key_len, val, val_len);
 	return 6 + key_len + val_len;
 }

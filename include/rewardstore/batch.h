@@ -33,10 +33,11 @@ int rs_batch_full(const rs_batch *b);
 size_t rs_batch_count(const rs_batch *b);
 uint64_t rs_batch_observations(const rs_batch *b);
 
-/* Sort the entries by key; then entry i is the i-th in key order. */
+/* Sort the entries by key; then entry i is the i-th in key order.  *r is
+ * decoded into the batch and holds until the next call. */
 void rs_batch_sort(rs_batch *b);
-void rs_batch_entry(const rs_batch *b, size_t i, const uint8_t **key,
-                    size_t *key_len, const rs_record **r);
+void rs_batch_entry(rs_batch *b, size_t i, const uint8_t **key, size_t *key_len,
+                    const rs_record **r);
 
 /* Sort, and encode the entries in key order into one buffer, as the store
  * keeps records: the thread that filled the batch does this, so that the
@@ -55,7 +56,8 @@ void rs_batch_packed(const rs_batch *b, const uint8_t **p, size_t *len);
 int rs_packed_next(const uint8_t *p, size_t len, size_t *pos, const uint8_t **key,
                    size_t *key_len, const uint8_t **val, size_t *val_len);
 /* Write one such entry at q, which has room for 6 + key_len + val_len
- * bytes; returns that size. */
+ * bytes; returns that size.  rs_packed_head writes all but the value. */
+void rs_packed_head(uint8_t *q, const uint8_t *key, size_t key_len, size_t val_len);
 size_t rs_packed_put(uint8_t *q, const uint8_t *key, size_t key_len, const uint8_t *val,
                      size_t val_len);
 
