@@ -40,6 +40,13 @@ static inline uint32_t load_be32(const uint8_t *p)
 		R(c, d, e, a, b, f, k, W(t + 3)); \
 		R(b, c, d, e, a, f, k, W(t + 4)); \
 	} while (0)
+/* twenty rounds from t >= 20, where every W is computed */
+#define R20(t, f, k) do { \
+		R5(t, f, k, WX); \
+		R5(t + 5, f, k, WX); \
+		R5(t + 10, f, k, WX); \
+		R5(t + 15, f, k, WX); \
+	} while (0)
 #define W0(t) w[t]
 #define K1 0x5a827999u
 #define K2 0x6ed9eba1u
@@ -61,18 +68,9 @@ static void compress(uint32_t h[5], const uint8_t block[64])
 	R(d, e, a, b, c, F1, K1, WX(17));
 	R(c, d, e, a, b, F1, K1, WX(18));
 	R(b, c, d, e, a, F1, K1, WX(19));
-	R5(20, F2, K2, WX);
-	R5(25, F2, K2, WX);
-	R5(30, F2, K2, WX);
-	R5(35, F2, K2, WX);
-	R5(40, F3, K3, WX);
-	R5(45, F3, K3, WX);
-	R5(50, F3, K3, WX);
-	R5(55, F3, K3, WX);
-	R5(60, F2, K4, WX);
-	R5(65, F2, K4, WX);
-	R5(70, F2, K4, WX);
-	R5(75, F2, K4, WX);
+	R20(20, F2, K2);
+	R20(40, F3, K3);
+	R20(60, F2, K4);
 	h[0] += a;
 	h[1] += b;
 	h[2] += c;

@@ -17,6 +17,23 @@ static rs_obs obs(uint8_t user, const char *code, int64_t t, rs_str name)
 	return o;
 }
 
+/* Sorted, the entries come in strictly increasing key order. */
+static void assert_sorts(rs_batch *b)
+{
+	const uint8_t *pk = NULL, *key;
+	size_t pn = 0, n;
+	const rs_record *r;
+
+	rs_batch_sort(b);
+	for (size_t i = 0; i < rs_batch_count(b); i++) {
+		rs_batch_entry(b, i, &key, &n, &r);
+		if (pk)
+			ck_assert_int_lt(rs_key_cmp(pk, pn, key, n), 0);
+		pk = key;
+		pn = n;
+	}
+}
+
 START_TEST(folds_per_key_and_owns_strings)
 {
 	rs_batch *b;
@@ -60,17 +77,7 @@ START_TEST(grows_past_the_soft_limit_and_sorts)
 			ck_assert(rs_batch_full(b));
 	}
 	ck_assert_uint_eq(rs_batch_count(b), 3000);
-	rs_batch_sort(b);
-	const uint8_t *pk = NULL, *key;
-	size_t pn = 0, n;
-	const rs_record *r;
-	for (size_t i = 0; i < rs_batch_count(b); i++) {
-		rs_batch_entry(b, i, &key, &n, &r);
-		if (pk)
-			ck_assert_int_lt(rs_key_cmp(pk, pn, key, n), 0);
-		pk = key;
-		pn = n;
-	}
+	assert_sorts(b);
 	rs_batch_clear(b);
 	ck_assert_uint_eq(rs_batch_count(b), 0);
 	ck_assert(!rs_batch_full(b));
@@ -121,17 +128,7 @@ START_TEST(sorts_ties_of_the_radix)
 		} /* else: all one user */
 		ck_assert_int_eq(rs_batch_add_obs(b, &o), 0);
 	}
-	rs_batch_sort(b);
-	const uint8_t *pk = NULL, *key;
-	size_t pn = 0, n;
-	const rs_record *r;
-	for (size_t i = 0; i < rs_batch_count(b); i++) {
-		rs_batch_entry(b, i, &key, &n, &r);
-		if (pk)
-			ck_assert_int_lt(rs_key_cmp(pk, pn, key, n), 0);
-		pk = key;
-		pn = n;
-	}
+	assert_sorts(b);
 	ck_assert_uint_gt(rs_batch_count(b), 4000);
 	rs_batch_free(b);
 }
