@@ -13,9 +13,11 @@
 
 static const char owned[] = "owned";
 
-int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
-                       const rs_record *r, rs_cid_policy policy,
-                       const rs_catalog *catalog, int *fell_back)
+/* The row of a record, all but a name-based id: *named says whether the
+ * row still needs one. */
+static int fill_row(rs_row *row, const uint8_t *key, size_t key_len, const rs_record *r,
+                    rs_cid_policy policy, const rs_catalog *catalog, int *fell_back,
+                    int *named)
 {
 	const rs_idfield *cid;
 	const rs_catalog_entry *ce;
@@ -27,8 +29,7 @@ int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
 	/* id: the oldest dump row's, else a name-based id, so replays agree */
 	if (r->id.has)
 		memcpy(row->id, r->id.v, RS_UUID_LEN);
-	else
-		rs_uuid_record_id(row->user_id, row->code.p, row->code.n, row->id);
+	*named = r->id.has;
 	ce = rs_catalog_find(catalog, row->code.p, row->code.n);
 	if (fell_back)
 		*fell_back = policy == RS_CID_CATALOG && ce == NULL;
@@ -57,6 +58,16 @@ int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
 	row->updated_at = r->t_max;
 	/* character_id and character_name are NOT NULL in the table */
 	return row->has_character_id && row->name.n ? 0 : RS_EBADLINE;
+}
+
+int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
+                       const rs_record *r, rs_cid_policy policy,
+                       const rs_catalog *catalog, int *fell_back)
+{
+	int named, rc = fill_row(row, key, key_len, r, policy, catalog, fell_back, &named);
+	if (!named)
+		rs_uuid_record_id(row->user_id, row->code.p, row->code.n, row->id);
+	return rc;
 }
 
 /* ---- the export ----
@@ -100,12 +111,42 @@ static int part_open(part *p)
 	return rc;
 }
 
+/* Rows are written in groups, so that their name-based ids are computed
+ * together (rs_uuid_record_ids hashes eight at once).  The rows point into
+ * the read transaction's pages, which hold until it ends. */
+#define ROW_GROUP 32
+
+static int write_group(part *p, rs_row *rows, const int *named, size_t n)
+{
+	const uint8_t *users[ROW_GROUP] = { NULL };
+	const char *codes[ROW_GROUP] = { NULL };
+	size_t lens[ROW_GROUP] = { 0 }, which[ROW_GROUP], m = 0;
+	uint8_t ids[ROW_GROUP][RS_UUID_LEN];
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (!named[i]) {
+			users[m] = rows[i].user_id;
+			codes[m] = rows[i].code.p;
+			lens[m] = rows[i].code.n;
+			which[m++] = i;
+		}
+	rs_uuid_record_ids(m, users, codes, lens, ids);
+	for (size_t j = 0; j < m; j++)
+		memcpy(rows[which[j]].id, ids[j], RS_UUID_LEN);
+	for (size_t i = 0; i < n; i++)
+		if ((rc = rs_writer_row(p->w, &rows[i])))
+			return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));
+	return 0;
+}
+
 static int part_write(part *p)
 {
 	const uint8_t *key;
-	size_t key_len;
+	size_t key_len, n = 0;
 	rs_record r;
-	rs_row row;
+	rs_row rows[ROW_GROUP];
+	int named[ROW_GROUP];
 	int rc, fb;
 
 	while ((rc = rs_cursor_next(p->cur, &key, &key_len, &r, &p->err)) == 1) {
@@ -113,16 +154,22 @@ static int part_write(part *p)
 			break;
 		if (!p->second && p->o->threads != 1 && key[0] >= split_key[0])
 			break;
-		if (rs_row_from_record(&row, key, key_len, &r, p->o->policy, p->o->catalog, &fb)) {
+		if (fill_row(&rows[n], key, key_len, &r, p->o->policy, p->o->catalog, &fb,
+		             &named[n])) {
 			p->counts.held_back++;
 			continue;
 		}
 		p->counts.fell_back += (uint64_t)fb;
 		p->counts.rows++;
-		if ((rc = rs_writer_row(p->w, &row)))
-			return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));
+		if (++n == ROW_GROUP) {
+			if ((rc = write_group(p, rows, named, n)))
+				return rc;
+			n = 0;
+		}
 	}
 	if (rc < 0 || rc > 1)
+		return rc;
+	if ((rc = write_group(p, rows, named, n)))
 		return rc;
 	if ((rc = rs_writer_flush(p->w)))
 		return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));

@@ -8,6 +8,7 @@
  * check it against FIPS's examples and against libuuid. */
 #include <string.h>
 
+#include "cpu.h"
 #include "sha1.h"
 
 static inline uint32_t rol(uint32_t x, int n)
@@ -121,3 +122,99 @@ void rs_sha1_2(const void *a, size_t an, const void *b, size_t bn,
 		out[4 * i + 3] = (uint8_t)h[i];
 	}
 }
+
+#ifdef RS_HAVE_AVX2_PATHS
+#include <immintrin.h>
+
+/* The same rounds, eight messages at once: lane i of every register holds
+ * message i's word.  AVX2 has no rotate, so a shift each way. */
+#define VROL(x, n) _mm256_or_si256(_mm256_slli_epi32(x, n), _mm256_srli_epi32(x, 32 - (n)))
+#define VF1(b, c, d) _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)))
+#define VF2(b, c, d) _mm256_xor_si256(_mm256_xor_si256(b, c), d)
+#define VF3(b, c, d) _mm256_or_si256(_mm256_and_si256(b, c), _mm256_and_si256(d, _mm256_or_si256(b, c)))
+#define VWX(t) (vw[(t) & 15] = VROL(_mm256_xor_si256(_mm256_xor_si256(vw[((t) + 13) & 15], \
+                                                                    vw[((t) + 8) & 15]), \
+                                                   _mm256_xor_si256(vw[((t) + 2) & 15], \
+                                                                    vw[(t) & 15])), 1))
+#define VW0(t) vw[t]
+#define VR(a, b, c, d, e, f, k, wt) do { \
+		e = _mm256_add_epi32(_mm256_add_epi32(e, VROL(a, 5)), \
+		                     _mm256_add_epi32(_mm256_add_epi32(f(b, c, d), k), wt)); \
+		b = VROL(b, 30); \
+	} while (0)
+#define VR5(t, f, k, W) do { \
+		VR(a, b, c, d, e, f, k, W(t)); \
+		VR(e, a, b, c, d, f, k, W(t + 1)); \
+		VR(d, e, a, b, c, f, k, W(t + 2)); \
+		VR(c, d, e, a, b, f, k, W(t + 3)); \
+		VR(b, c, d, e, a, f, k, W(t + 4)); \
+	} while (0)
+#define VR20(t, f, k) do { \
+		VR5(t, f, k, VWX); \
+		VR5(t + 5, f, k, VWX); \
+		VR5(t + 10, f, k, VWX); \
+		VR5(t + 15, f, k, VWX); \
+	} while (0)
+
+__attribute__((target("avx2"))) static void blocks8_avx2(const uint8_t *const blocks[8],
+                                                         uint8_t out[8][RS_SHA1_LEN])
+{
+	static const uint32_t init[5] = { 0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u,
+	                                  0xc3d2e1f0u };
+	__m256i vw[16];
+	const __m256i k1 = _mm256_set1_epi32((int)K1), k2 = _mm256_set1_epi32((int)K2),
+	              k3 = _mm256_set1_epi32((int)K3), k4 = _mm256_set1_epi32((int)K4);
+
+	for (int t = 0; t < 16; t++)
+		vw[t] = _mm256_setr_epi32((int)load_be32(blocks[0] + 4 * t), (int)load_be32(blocks[1] + 4 * t),
+		                          (int)load_be32(blocks[2] + 4 * t), (int)load_be32(blocks[3] + 4 * t),
+		                          (int)load_be32(blocks[4] + 4 * t), (int)load_be32(blocks[5] + 4 * t),
+		                          (int)load_be32(blocks[6] + 4 * t), (int)load_be32(blocks[7] + 4 * t));
+	__m256i a = _mm256_set1_epi32((int)init[0]), b = _mm256_set1_epi32((int)init[1]),
+	        c = _mm256_set1_epi32((int)init[2]), d = _mm256_set1_epi32((int)init[3]),
+	        e = _mm256_set1_epi32((int)init[4]);
+	VR5(0, VF1, k1, VW0);
+	VR5(5, VF1, k1, VW0);
+	VR5(10, VF1, k1, VW0);
+	VR(a, b, c, d, e, VF1, k1, vw[15]);
+	VR(e, a, b, c, d, VF1, k1, VWX(16));
+	VR(d, e, a, b, c, VF1, k1, VWX(17));
+	VR(c, d, e, a, b, VF1, k1, VWX(18));
+	VR(b, c, d, e, a, VF1, k1, VWX(19));
+	VR20(20, VF2, k2);
+	VR20(40, VF3, k3);
+	VR20(60, VF2, k4);
+	__m256i h[5] = {
+		_mm256_add_epi32(a, _mm256_set1_epi32((int)init[0])),
+		_mm256_add_epi32(b, _mm256_set1_epi32((int)init[1])),
+		_mm256_add_epi32(c, _mm256_set1_epi32((int)init[2])),
+		_mm256_add_epi32(d, _mm256_set1_epi32((int)init[3])),
+		_mm256_add_epi32(e, _mm256_set1_epi32((int)init[4])),
+	};
+	for (int i = 0; i < 5; i++) {
+		uint32_t lane[8];
+		_mm256_storeu_si256((__m256i *)(void *)lane, h[i]);
+		for (int m = 0; m < 8; m++) {
+			out[m][4 * i] = (uint8_t)(lane[m] >> 24);
+			out[m][4 * i + 1] = (uint8_t)(lane[m] >> 16);
+			out[m][4 * i + 2] = (uint8_t)(lane[m] >> 8);
+			out[m][4 * i + 3] = (uint8_t)lane[m];
+		}
+	}
+}
+
+int rs_sha1_blocks8(const uint8_t *const blocks[8], uint8_t out[8][RS_SHA1_LEN])
+{
+	if (!rs_cpu_avx2())
+		return -1;
+	blocks8_avx2(blocks, out);
+	return 0;
+}
+#else
+int rs_sha1_blocks8(const uint8_t *const blocks[8], uint8_t out[8][RS_SHA1_LEN])
+{
+	(void)blocks;
+	(void)out;
+	return -1;
+}
+#endif

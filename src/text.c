@@ -7,6 +7,8 @@
 
 #include <rewardstore/text.h>
 
+#include "cpu.h"
+
 /* One multi-byte character at u[i] (u[i] >= 0x80), per the table of
  * well-formed sequences in the Unicode standard (section 3.9): returns its
  * length, or 0 when it is not well formed. */
@@ -39,9 +41,8 @@ static size_t multibyte(const unsigned char *u, size_t i, size_t n)
 	return 0;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef RS_HAVE_AVX2_PATHS
 #include <immintrin.h>
-#define HAVE_AVX2_PATH 1
 
 /* Whole-line validation 32 bytes at a time with AVX2, after the method of
  * Keiser and Lemire ("Validating UTF-8 in less than one instruction per
@@ -127,17 +128,6 @@ __attribute__((target("avx2"))) static int valid_avx2(const unsigned char *u, si
 	return 1;
 }
 
-static int have_avx2(void)
-{
-	static int known; /* 0 not asked yet, 1 no, 2 yes */
-	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
-	if (k == 0) {
-		__builtin_cpu_init();
-		k = __builtin_cpu_supports("avx2") ? 2 : 1;
-		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
-	}
-	return k == 2;
-}
 #endif
 
 int rs_utf8_validate(const char *s, size_t n, size_t *bad, int *has_control)
@@ -146,10 +136,10 @@ int rs_utf8_validate(const char *s, size_t n, size_t *bad, int *has_control)
 	size_t i = 0;
 	int ctl = 0;
 
-#ifdef HAVE_AVX2_PATH
+#ifdef RS_HAVE_AVX2_PATHS
 	/* the common case: a valid line, checked whole; a bad one is walked
 	 * again below to say where */
-	if (have_avx2() && valid_avx2(u, n, &ctl)) {
+	if (rs_cpu_avx2() && valid_avx2(u, n, &ctl)) {
 		if (has_control)
 			*has_control = ctl;
 		return 0;

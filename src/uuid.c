@@ -101,12 +101,22 @@ void rs_uuid_format(const uint8_t u[RS_UUID_LEN], char out[RS_UUID_TEXT_LEN])
 	out[8] = out[13] = out[18] = out[23] = '-';
 }
 
+/* rs_uuid_namespace_text as bytes (check_uuid.c checks they agree) */
+static const uint8_t ns[RS_UUID_LEN] = { 0x6d, 0x1d, 0x3f, 0x2e, 0x8a, 0x4b, 0x4c, 0x1e,
+                                         0x9b, 0x7a, 0x52, 0xf0, 0xc3, 0xe4, 0xa9, 0xd1 };
+
+/* RFC 4122 section 4.3: the first 16 bytes of the digest, with the version
+ * (5) and the variant (10xx) set. */
+static void from_digest(const uint8_t digest[RS_SHA1_LEN], uint8_t out[RS_UUID_LEN])
+{
+	memcpy(out, digest, RS_UUID_LEN);
+	out[6] = (uint8_t)((out[6] & 0x0f) | 0x50);
+	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+}
+
 void rs_uuid_record_id(const uint8_t user[RS_UUID_LEN], const char *code,
                        size_t code_len, uint8_t out[RS_UUID_LEN])
 {
-	/* rs_uuid_namespace_text as bytes (check_uuid.c checks they agree) */
-	static const uint8_t ns[RS_UUID_LEN] = { 0x6d, 0x1d, 0x3f, 0x2e, 0x8a, 0x4b, 0x4c, 0x1e,
-	                                         0x9b, 0x7a, 0x52, 0xf0, 0xc3, 0xe4, 0xa9, 0xd1 };
 	uint8_t name[RS_UUID_LEN + 4 * 64], digest[RS_SHA1_LEN];
 
 	/* the code is at most 256 bytes (64 characters), which the readers
@@ -115,10 +125,54 @@ void rs_uuid_record_id(const uint8_t user[RS_UUID_LEN], const char *code,
 		code_len = sizeof name - RS_UUID_LEN;
 	memcpy(name, user, RS_UUID_LEN);
 	memcpy(name + RS_UUID_LEN, code, code_len);
-	/* RFC 4122 section 4.3: SHA-1 of the namespace then the name; the
-	 * first 16 bytes, with the version (5) and the variant (10xx) set */
+	/* SHA-1 of the namespace then the name */
 	rs_sha1_2(ns, sizeof ns, name, RS_UUID_LEN + code_len, digest);
-	memcpy(out, digest, RS_UUID_LEN);
-	out[6] = (uint8_t)((out[6] & 0x0f) | 0x50);
-	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+	from_digest(digest, out);
+}
+
+/* namespace, user id and a code of up to this many bytes fit one block
+ * with its padding (a 0x80 byte and the 8-byte length) */
+#define ONE_BLOCK_CODE (64 - 9 - 2 * RS_UUID_LEN)
+
+void rs_uuid_record_ids(size_t n, const uint8_t *const users[], const char *const codes[],
+                        const size_t code_lens[], uint8_t (*out)[RS_UUID_LEN])
+{
+	uint8_t blocks[8][64], digests[8][RS_SHA1_LEN];
+	const uint8_t *bp[8];
+	size_t idx[8], k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (code_lens[i] > ONE_BLOCK_CODE) {
+			rs_uuid_record_id(users[i], codes[i], code_lens[i], out[i]);
+			continue;
+		}
+		/* the padded block (FIPS 180-4 section 5.1.1) */
+		uint8_t *b = blocks[k];
+		size_t len = 2 * RS_UUID_LEN + code_lens[i];
+		uint64_t bits = (uint64_t)len * 8;
+		memcpy(b, ns, RS_UUID_LEN);
+		memcpy(b + RS_UUID_LEN, users[i], RS_UUID_LEN);
+		memcpy(b + 2 * RS_UUID_LEN, codes[i], code_lens[i]);
+		b[len] = 0x80;
+		memset(b + len + 1, 0, 56 - len - 1);
+		for (int j = 0; j < 8; j++)
+			b[56 + j] = (uint8_t)(bits >> (56 - 8 * j));
+		bp[k] = b;
+		idx[k++] = i;
+		if (k == 8 || i + 1 == n) {
+			if (k == 8 && rs_sha1_blocks8(bp, digests) == 0) {
+				for (size_t j = 0; j < 8; j++)
+					from_digest(digests[j], out[idx[j]]);
+			} else {
+				/* fewer than eight, or no AVX2 */
+				for (size_t j = 0; j < k; j++)
+					rs_uuid_record_id(users[idx[j]], codes[idx[j]], code_lens[idx[j]],
+					                  out[idx[j]]);
+			}
+			k = 0;
+		}
+	}
+	/* the last few, when the last key was a long one */
+	for (size_t j = 0; j < k; j++)
+		rs_uuid_record_id(users[idx[j]], codes[idx[j]], code_lens[idx[j]], out[idx[j]]);
 }
