@@ -24,31 +24,47 @@ static inline uint32_t load_be32(const uint8_t *p)
 /* One 64-byte block into the state h (section 6.1.2).  The eighty rounds
  * are written out, the five working variables renamed from round to round
  * instead of moved, so that the compiler keeps them and the sixteen
- * schedule words in registers; W[t] for t >= 16 lives in w[t mod 16]. */
-#define F1(b, c, d) (d ^ (b & (c ^ d)))         /* Ch */
-#define F2(b, c, d) (b ^ c ^ d)                 /* Parity */
-#define F3(b, c, d) ((b & c) | (d & (b | c)))   /* Maj */
-#define WX(t) (w[(t) & 15] = rol(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ \
-                                 w[((t) + 2) & 15] ^ w[(t) & 15], 1))
-#define R(a, b, c, d, e, f, k, wt) do { \
-		e += rol(a, 5) + f(b, c, d) + (k) + (wt); \
-		b = rol(b, 30); \
-	} while (0)
-#define R5(t, f, k, W) do { \
+ * schedule words in registers; W[t] for t >= 16 lives in w[t mod 16].
+ * SHA1_80 lays the rounds out for any round macro R and word macros W0
+ * (t < 16) and WX (t >= 16): the scalar code here and the eight-lane code
+ * below differ only in those. */
+#define R5(R, t, f, k, W) do { \
 		R(a, b, c, d, e, f, k, W(t)); \
 		R(e, a, b, c, d, f, k, W(t + 1)); \
 		R(d, e, a, b, c, f, k, W(t + 2)); \
 		R(c, d, e, a, b, f, k, W(t + 3)); \
 		R(b, c, d, e, a, f, k, W(t + 4)); \
 	} while (0)
-/* twenty rounds from t >= 20, where every W is computed */
-#define R20(t, f, k) do { \
-		R5(t, f, k, WX); \
-		R5(t + 5, f, k, WX); \
-		R5(t + 10, f, k, WX); \
-		R5(t + 15, f, k, WX); \
+#define R20(R, t, f, k, W) do { \
+		R5(R, t, f, k, W); \
+		R5(R, t + 5, f, k, W); \
+		R5(R, t + 10, f, k, W); \
+		R5(R, t + 15, f, k, W); \
 	} while (0)
+#define SHA1_80(R, W0, WX, F1, F2, F3, k1, k2, k3, k4) do { \
+		R5(R, 0, F1, k1, W0); \
+		R5(R, 5, F1, k1, W0); \
+		R5(R, 10, F1, k1, W0); \
+		R(a, b, c, d, e, F1, k1, W0(15)); \
+		R(e, a, b, c, d, F1, k1, WX(16)); \
+		R(d, e, a, b, c, F1, k1, WX(17)); \
+		R(c, d, e, a, b, F1, k1, WX(18)); \
+		R(b, c, d, e, a, F1, k1, WX(19)); \
+		R20(R, 20, F2, k2, WX); \
+		R20(R, 40, F3, k3, WX); \
+		R20(R, 60, F2, k4, WX); \
+	} while (0)
+
+#define F1(b, c, d) (d ^ (b & (c ^ d)))         /* Ch */
+#define F2(b, c, d) (b ^ c ^ d)                 /* Parity */
+#define F3(b, c, d) ((b & c) | (d & (b | c)))   /* Maj */
 #define W0(t) w[t]
+#define WX(t) (w[(t) & 15] = rol(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ \
+                                 w[((t) + 2) & 15] ^ w[(t) & 15], 1))
+#define R(a, b, c, d, e, f, k, wt) do { \
+		e += rol(a, 5) + f(b, c, d) + (k) + (wt); \
+		b = rol(b, 30); \
+	} while (0)
 #define K1 0x5a827999u
 #define K2 0x6ed9eba1u
 #define K3 0x8f1bbcdcu
@@ -61,17 +77,7 @@ static void compress(uint32_t h[5], const uint8_t block[64])
 
 	for (int t = 0; t < 16; t++)
 		w[t] = load_be32(block + 4 * t);
-	R5(0, F1, K1, W0);
-	R5(5, F1, K1, W0);
-	R5(10, F1, K1, W0);
-	R(a, b, c, d, e, F1, K1, w[15]);
-	R(e, a, b, c, d, F1, K1, WX(16));
-	R(d, e, a, b, c, F1, K1, WX(17));
-	R(c, d, e, a, b, F1, K1, WX(18));
-	R(b, c, d, e, a, F1, K1, WX(19));
-	R20(20, F2, K2);
-	R20(40, F3, K3);
-	R20(60, F2, K4);
+	SHA1_80(R, W0, WX, F1, F2, F3, K1, K2, K3, K4);
 	h[0] += a;
 	h[1] += b;
 	h[2] += c;
@@ -142,19 +148,6 @@ void rs_sha1_2(const void *a, size_t an, const void *b, size_t bn,
 		                     _mm256_add_epi32(_mm256_add_epi32(f(b, c, d), k), wt)); \
 		b = VROL(b, 30); \
 	} while (0)
-#define VR5(t, f, k, W) do { \
-		VR(a, b, c, d, e, f, k, W(t)); \
-		VR(e, a, b, c, d, f, k, W(t + 1)); \
-		VR(d, e, a, b, c, f, k, W(t + 2)); \
-		VR(c, d, e, a, b, f, k, W(t + 3)); \
-		VR(b, c, d, e, a, f, k, W(t + 4)); \
-	} while (0)
-#define VR20(t, f, k) do { \
-		VR5(t, f, k, VWX); \
-		VR5(t + 5, f, k, VWX); \
-		VR5(t + 10, f, k, VWX); \
-		VR5(t + 15, f, k, VWX); \
-	} while (0)
 
 __attribute__((target("avx2"))) static void blocks8_avx2(const uint8_t *const blocks[8],
                                                          uint8_t out[8][RS_SHA1_LEN])
@@ -173,17 +166,7 @@ __attribute__((target("avx2"))) static void blocks8_avx2(const uint8_t *const bl
 	__m256i a = _mm256_set1_epi32((int)init[0]), b = _mm256_set1_epi32((int)init[1]),
 	        c = _mm256_set1_epi32((int)init[2]), d = _mm256_set1_epi32((int)init[3]),
 	        e = _mm256_set1_epi32((int)init[4]);
-	VR5(0, VF1, k1, VW0);
-	VR5(5, VF1, k1, VW0);
-	VR5(10, VF1, k1, VW0);
-	VR(a, b, c, d, e, VF1, k1, vw[15]);
-	VR(e, a, b, c, d, VF1, k1, VWX(16));
-	VR(d, e, a, b, c, VF1, k1, VWX(17));
-	VR(c, d, e, a, b, VF1, k1, VWX(18));
-	VR(b, c, d, e, a, VF1, k1, VWX(19));
-	VR20(20, VF2, k2);
-	VR20(40, VF3, k3);
-	VR20(60, VF2, k4);
+	SHA1_80(VR, VW0, VWX, VF1, VF2, VF3, k1, k2, k3, k4);
 	__m256i h[5] = {
 		_mm256_add_epi32(a, _mm256_set1_epi32((int)init[0])),
 		_mm256_add_epi32(b, _mm256_set1_epi32((int)init[1])),
