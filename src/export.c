@@ -2,6 +2,9 @@
  * 3 and 4). */
 #include <errno.h>
 #include <pthread.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +197,9 @@ typedef struct second_arg {
 
 static void *second_main(void *arg)
 {
+#ifdef __linux__
+	prctl(PR_SET_NAME, "rs-export"); /* for top -H and perf */
+#endif
 	second_arg *a = arg;
 	part *p = a->p;
 	handshake *h = a->h;

@@ -1,6 +1,9 @@
 /* rewardstore import: replay reward logs into the store. */
 #include <errno.h>
 #include <pthread.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -155,6 +158,9 @@ typedef struct run_state {
 /* A reader thread: take the next input until none is left. */
 static void *run_inputs(void *arg)
 {
+#ifdef __linux__
+	prctl(PR_SET_NAME, "rs-parse"); /* for top -H and perf */
+#endif
 	run_state *run = arg;
 
 	for (;;) {
