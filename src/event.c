@@ -114,10 +114,6 @@ static size_t outer_end(const jsmntok_t *t)
 static int check_gap(const char *s, size_t from, size_t to, char sep)
 {
 	size_t i = from;
-
-	/* most gaps are exactly the separator */
-	if (to - from == (sep != 0) && (sep == 0 || s[from] == sep))
-		return 0;
 	while (i < to && is_ws(s[i]))
 		i++;
 	if (sep) {
@@ -177,48 +173,62 @@ static int check_string(const char *p, size_t n)
 	return 0;
 }
 
+/* check_gap's common case inline: the gap is exactly the separator. */
+static inline int gap_bad(const char *s, size_t from, size_t to, char sep)
+{
+	if (to - from == (sep != 0) && (sep == 0 || s[from] == sep))
+		return 0;
+	return check_gap(s, from, to, sep);
+}
+
 /* Walk the tokens in document order with a stack of open containers and
- * check every gap between consecutive tokens. */
+ * check every gap between consecutive tokens.  The innermost container is
+ * kept in locals (most tokens are its members); the stack holds the ones
+ * around it, each with its count of members when the inner one opened. */
 static int check_grammar(rs_event_reader *r, const char *s, size_t len,
                          unsigned ntok, int has_control, rs_error *err)
 {
 	const jsmntok_t *t = r->tok;
 	unsigned depth = 0;
 	size_t pos = 0;
+	size_t top_end = 0;  /* just past the innermost container's bracket */
+	int top_obj = 0;     /* it is an object */
+	unsigned top_n = 0;  /* its members so far, keys and values */
 
 	if (ntok == 0 || t[0].type != JSMN_OBJECT)
 		return bad(err, 0, "not a JSON object");
 	for (unsigned k = 0; k <= ntok; k++) {
 		size_t os = k < ntok ? outer_start(&t[k]) : len;
 		/* close the containers that end before this token */
-		while (depth && (k == ntok || (size_t)t[r->stack[depth - 1]].end <= os)) {
-			const jsmntok_t *c = &t[r->stack[depth - 1]];
-			if (check_gap(s, pos, (size_t)c->end - 1, 0))
-				return bad(err, pos, "malformed JSON (expected %s)",
-				           c->type == JSMN_OBJECT ? "'}'" : "']'");
-			if (c->type == JSMN_OBJECT && r->nchild[depth - 1] % 2)
-				return bad(err, (size_t)c->end - 1,
-				           "malformed JSON (a key without a value)");
-			pos = (size_t)c->end;
-			depth--;
+		while (depth && (k == ntok || top_end <= os)) {
+			if (gap_bad(s, pos, top_end - 1, 0))
+				return bad(err, pos, "malformed JSON (expected %s)", top_obj ? "'}'" : "']'");
+			if (top_obj && top_n % 2)
+				return bad(err, top_end - 1, "malformed JSON (a key without a value)");
+			pos = top_end;
+			if (--depth) {
+				const jsmntok_t *c = &t[r->stack[depth - 1]];
+				top_end = (size_t)c->end;
+				top_obj = c->type == JSMN_OBJECT;
+				top_n = r->nchild[depth - 1];
+			}
 		}
 		if (k == ntok)
 			break;
 		if (depth == 0) {
 			if (k != 0)
 				return bad(err, os, "unexpected text after the JSON object");
+			if (gap_bad(s, pos, os, 0))
+				return bad(err, pos, "malformed JSON");
 		} else {
-			const jsmntok_t *c = &t[r->stack[depth - 1]];
-			unsigned n = r->nchild[depth - 1]++;
-			char sep = n == 0 ? 0 : (c->type == JSMN_OBJECT && n % 2) ? ':' : ',';
-			if (check_gap(s, pos, os, sep))
+			unsigned n = top_n++;
+			char sep = n == 0 ? 0 : (top_obj && n % 2) ? ':' : ',';
+			if (gap_bad(s, pos, os, sep))
 				return bad(err, pos, "malformed JSON (expected %s)",
 				           sep == ':' ? "':'" : sep ? "','" : "a value");
-			if (c->type == JSMN_OBJECT && n % 2 == 0 && t[k].type != JSMN_STRING)
+			if (top_obj && n % 2 == 0 && t[k].type != JSMN_STRING)
 				return bad(err, os, "malformed JSON (object key is not a string)");
 		}
-		if (depth == 0 && check_gap(s, pos, os, 0))
-			return bad(err, pos, "malformed JSON");
 		switch (t[k].type) {
 		case JSMN_OBJECT:
 		case JSMN_ARRAY:
@@ -236,8 +246,12 @@ static int check_grammar(rs_event_reader *r, const char *s, size_t len,
 					return rs_error_set(err, RS_ENOMEM, "out of memory");
 				r->stack_cap = cap;
 			}
-			r->stack[depth] = (int)k;
-			r->nchild[depth++] = 0;
+			if (depth)
+				r->nchild[depth - 1] = top_n; /* the outer one's count */
+			r->stack[depth++] = (int)k;
+			top_end = (size_t)t[k].end;
+			top_obj = t[k].type == JSMN_OBJECT;
+			top_n = 0;
 			pos = (size_t)t[k].start + 1;
 			break;
 		case JSMN_PRIMITIVE:
@@ -256,7 +270,7 @@ static int check_grammar(rs_event_reader *r, const char *s, size_t len,
 			return bad(err, os, "malformed JSON");
 		}
 	}
-	if (check_gap(s, pos, len, 0))
+	if (gap_bad(s, pos, len, 0))
 		return bad(err, pos, "unexpected text after the JSON object");
 	return 0;
 }
