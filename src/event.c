@@ -369,18 +369,31 @@ static void scratch_reset(rs_event_reader *r)
 /* Decode the string token t (whose escapes jsmn has checked) into *out,
  * pointing into the line when it has no escape and into scratch otherwise
  * (escapes never decode to more bytes than they take). */
-static int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
-                         rs_str *out)
-{
-	const char *p = s + t->start, *end = s + t->end;
-	size_t n = (size_t)(end - p);
+static int decode_escaped(rs_event_reader *r, const char *s, const jsmntok_t *t,
+                          rs_str *out);
 
+static inline int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
+                                rs_str *out)
+{
+	const char *p = s + t->start;
+	size_t n = (size_t)(t->end - t->start);
+
+	/* inline, as most strings have no escape: the line's backslashes lie
+	 * elsewhere, or a search finds none */
 	if ((size_t)t->end <= r->bs_first || (size_t)t->start >= r->bs_end ||
 	    memchr(p, '\\', n) == NULL) {
 		out->p = p;
 		out->n = (uint32_t)n;
 		return STR_OK;
 	}
+	return decode_escaped(r, s, t, out);
+}
+
+static int decode_escaped(rs_event_reader *r, const char *s, const jsmntok_t *t,
+                          rs_str *out)
+{
+	const char *p = s + t->start, *end = s + t->end;
+	size_t n = (size_t)(end - p);
 	char *o = scratch_room(r, n), *start = o;
 	if (o == NULL)
 		return STR_NOMEM;
