@@ -75,14 +75,29 @@ int rs_row_from_record(rs_row *row, const uint8_t *key, size_t key_len,
 
 /* ---- the export ----
  *
- * With two threads, the key space is cut at user ids from 0x80...: the
- * first half is written to the stream while the second is written to an
- * unnamed file, copied after it.  Each thread reads with its own cursor,
+ * With two threads, the key space is cut at user ids from 0x70...: the
+ * first part is written to the stream while the second is written to an
+ * unnamed file, which the first thread copies after its own part as it is
+ * written.  The cut is below the middle (7/16 of random ids) because that
+ * copy is the first thread's work too.  Each thread reads with its own cursor,
  * and LMDB binds a read transaction to its thread, so both must be shown
  * to read the same snapshot: they compare transaction ids and start again
  * when a commit came between their two beginnings. */
 
-static const uint8_t split_key[1] = { 0x80 };
+static const uint8_t split_key[1] = { 0x70 };
+
+/* Between the two threads: the snapshot handshake, then how far the second
+ * half's file is written, so that the first thread, done with its own
+ * half, can copy it into the output while the rest is being written. */
+typedef struct handshake {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t snapshot;
+	int posted;              /* 1 snapshot posted, -1 could not open */
+	int verdict;             /* 0 none yet, 1 go, -1 open again, -2 stop */
+	off_t written;           /* bytes of the second half in its file */
+	int done;                /* the second thread wrote all it will */
+} handshake;
 
 typedef struct part {
 	rs_store *s;
@@ -90,6 +105,7 @@ typedef struct part {
 	FILE *fp;
 	rs_writer *w;
 	int second;              /* keys from split_key on; else up to it */
+	handshake *h;            /* the second's: where it says how far it is */
 	rs_cursor *cur;
 	rs_export_counts counts;
 	int rc;
@@ -143,10 +159,28 @@ static int write_group(part *p, rs_row *rows, const int *named, size_t n)
 	return 0;
 }
 
+/* The second thread says how far its file is written every this many
+ * groups (about 2 MiB of CSV), and when it is done. */
+#define PUBLISH_GROUPS 256
+
+static int publish(part *p, int done)
+{
+	int rc = rs_writer_flush(p->w);
+	off_t at = rc ? -1 : ftello(p->fp);
+
+	pthread_mutex_lock(&p->h->mu);
+	if (at >= 0)
+		p->h->written = at;
+	p->h->done |= done;
+	pthread_cond_broadcast(&p->h->cv);
+	pthread_mutex_unlock(&p->h->mu);
+	return rc;
+}
+
 static int part_write(part *p)
 {
 	const uint8_t *key;
-	size_t key_len, n = 0;
+	size_t key_len, n = 0, groups = 0;
 	rs_record r;
 	rs_row rows[ROW_GROUP];
 	int named[ROW_GROUP];
@@ -168,6 +202,9 @@ static int part_write(part *p)
 			if ((rc = write_group(p, rows, named, n)))
 				return rc;
 			n = 0;
+			if (p->h && ++groups % PUBLISH_GROUPS == 0 && (rc = publish(p, 0)))
+				return rs_error_set(&p->err, rc, "cannot write the export: %s",
+				                    strerror(rc));
 		}
 	}
 	if (rc < 0 || rc > 1)
@@ -182,13 +219,6 @@ static int part_write(part *p)
 
 /* the second half's thread: open, say which snapshot, hear whether it is
  * the first half's, then write */
-typedef struct handshake {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	uint64_t snapshot;
-	int posted;              /* 1 snapshot posted, -1 could not open */
-	int verdict;             /* 0 none yet, 1 go, -1 open again, -2 stop */
-} handshake;
 
 typedef struct second_arg {
 	part *p;
@@ -229,6 +259,7 @@ static void *second_main(void *arg)
 	p->rc = part_write(p);
 	rs_cursor_close(p->cur);
 	p->cur = NULL;
+	publish(p, 1);
 	return NULL;
 }
 
@@ -254,20 +285,20 @@ static FILE *unnamed_file(const char *dir, rs_error *err)
 	return fp;
 }
 
-/* Append what from holds to to.  Into a regular file the kernel copies
- * (copy_file_range), which saves a trip through user space; else, or if
- * it cannot, through a buffer. */
-static int copy_stream(FILE *from, FILE *to, rs_error *err)
+/* Append what from holds from offset at on to to.  Into a regular file the
+ * kernel copies (copy_file_range), which saves a trip through user space;
+ * else, or if it cannot, through a buffer. */
+static int copy_stream(FILE *from, off_t at, FILE *to, rs_error *err)
 {
 	char buf[1 << 16];
 	size_t n;
 	struct stat st;
 
-	if (fflush(from) != 0 || fflush(to) != 0 || fseek(from, 0, SEEK_SET) != 0)
+	if (fflush(from) != 0 || fflush(to) != 0)
 		return rs_error_set(err, errno, "cannot read back the export's second half: %s",
 		                    strerror(errno));
 	if (fstat(fileno(to), &st) == 0 && S_ISREG(st.st_mode)) {
-		off_t size = lseek(fileno(from), 0, SEEK_END), at = 0;
+		off_t size = lseek(fileno(from), 0, SEEK_END);
 		while (at < size) {
 			ssize_t w = copy_file_range(fileno(from), &at, fileno(to), NULL,
 			                            (size_t)(size - at), 0);
@@ -280,10 +311,13 @@ static int copy_stream(FILE *from, FILE *to, rs_error *err)
 			                                                  "cannot write the export: %s",
 			                                                  strerror(errno));
 		/* the rest through the buffer, from where the kernel stopped */
-		if (fseek(from, at, SEEK_SET) != 0 || fseek(to, 0, SEEK_CUR) != 0)
+		if (fseek(to, 0, SEEK_CUR) != 0)
 			return rs_error_set(err, errno, "cannot copy the export's second half: %s",
 			                    strerror(errno));
 	}
+	if (fseeko(from, at, SEEK_SET) != 0)
+		return rs_error_set(err, errno, "cannot read back the export's second half: %s",
+		                    strerror(errno));
 	while ((n = fread(buf, 1, sizeof buf, from)) > 0)
 		if (fwrite(buf, 1, n, to) != n)
 			return rs_error_set(err, errno ? errno : EIO, "cannot write the export: %s",
@@ -293,16 +327,47 @@ static int copy_stream(FILE *from, FILE *to, rs_error *err)
 	return 0;
 }
 
+/* While the second thread writes, the first, done with its own half, has
+ * the kernel copy what is written so far into a regular output: so only
+ * the last stretch is left to copy when both are done.  Returns how far
+ * it copied; copy_stream does the rest (all of it into a pipe, or if the
+ * kernel cannot copy between these files).  from is the second half's
+ * file descriptor, taken before its thread began (its FILE is that
+ * thread's). */
+static off_t follow_copy(handshake *h, int from, FILE *to)
+{
+	struct stat st;
+	off_t at = 0;
+
+	if (fflush(to) != 0 || fstat(fileno(to), &st) != 0 || !S_ISREG(st.st_mode))
+		return 0;
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		while (h->written == at && !h->done)
+			pthread_cond_wait(&h->cv, &h->mu);
+		off_t upto = h->written;
+		int done = h->done;
+		pthread_mutex_unlock(&h->mu);
+		while (at < upto)
+			if (copy_file_range(from, &at, fileno(to), NULL, (size_t)(upto - at), 0) <= 0)
+				return at; /* the rest by copy_stream, from here */
+		if (done)
+			return at;
+	}
+}
+
 int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_counts *counts,
               rs_error *err)
 {
 	rs_export_opts o = *opts;
 	part first = { .s = s, .o = &o, .fp = fp };
-	part second = { .s = s, .o = &o, .second = 1 };
 	handshake h = { .posted = 0 };
+	part second = { .s = s, .o = &o, .second = 1, .h = &h };
 	second_arg sa = { &second, &h };
 	pthread_t thread;
 	int rc, threaded = 0;
+	off_t copied = 0;
+	int second_fd = -1;
 
 	memset(counts, 0, sizeof *counts);
 	if (o.threads == 0)
@@ -315,6 +380,7 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 		/* anything that keeps the second thread from being is no error:
 		 * the first writes it all */
 		second.fp = unnamed_file(o.tmp_dir, &second.err);
+		second_fd = second.fp ? fileno(second.fp) : -1;
 		if (second.fp && rs_writer_new(&second.w, second.fp, o.format) == 0 &&
 		    pthread_mutex_init(&h.mu, NULL) == 0) {
 			if (pthread_cond_init(&h.cv, NULL) == 0) {
@@ -368,6 +434,8 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 		*err = first.err;
 		goto join;
 	}
+	if (threaded)
+		copied = follow_copy(&h, second_fd, fp);
 join:
 	if (threaded) {
 		pthread_join(thread, NULL);
@@ -376,7 +444,7 @@ join:
 		if (rc == 0 && (rc = second.rc))
 			*err = second.err;
 		if (rc == 0)
-			rc = copy_stream(second.fp, fp, err);
+			rc = copy_stream(second.fp, copied, fp, err);
 		counts->rows += second.counts.rows;
 		counts->held_back += second.counts.held_back;
 		counts->fell_back += second.counts.fell_back;

@@ -59,7 +59,7 @@ START_TEST(two_threads_write_what_one_writes)
 	snprintf(path, sizeof path, "%s/store", test_dir);
 	ck_assert_int_eq(rs_store_open(&s, path, 0, &err), 0);
 	ck_assert_int_eq(rs_batch_new(&b, 4096, 0), 0);
-	/* users on both sides of the cut, one right at it; every third row
+	/* users on both sides of the cut, two right at it; every third row
 	 * without a name, so it is held back */
 	for (int i = 0; i < 300; i++) {
 		rs_obs o;
@@ -67,8 +67,8 @@ START_TEST(two_threads_write_what_one_writes)
 		memset(&o, 0, sizeof o);
 		for (int k = 0; k < 16; k++)
 			o.user_id[k] = (uint8_t)test_rand(&seed);
-		if (i == 0)
-			memset(o.user_id + 1, 0, 15), o.user_id[0] = 0x80;
+		if (i < 2) /* at the cut (0x70) and at the middle */
+			memset(o.user_id + 1, 0, 15), o.user_id[0] = i ? 0x80 : 0x70;
 		snprintf(code, sizeof code, "c%d", i % 4);
 		o.code = (rs_str){ code, (uint32_t)strlen(code) };
 		o.acquired_at = 1000 + i;
@@ -100,12 +100,57 @@ START_TEST(two_threads_write_what_one_writes)
 }
 END_TEST
 
+/* A second half long enough to be copied into a regular output while it is
+ * still being written (its thread says how far it is every 8,192 rows):
+ * the same bytes as one thread writes. */
+START_TEST(second_half_copied_while_written)
+{
+	char path[128];
+	rs_store *s;
+	rs_batch *b;
+	rs_error err;
+	uint64_t seed = 6;
+
+	snprintf(path, sizeof path, "%s/store", test_dir);
+	ck_assert_int_eq(rs_store_open(&s, path, 0, &err), 0);
+	ck_assert_int_eq(rs_batch_new(&b, 65536, 0), 0);
+	for (int i = 0; i < 40000; i++) {
+		rs_obs o;
+		memset(&o, 0, sizeof o);
+		for (int k = 0; k < 16; k++)
+			o.user_id[k] = (uint8_t)test_rand(&seed);
+		o.code = (rs_str){ "code", 4 };
+		o.acquired_at = 1000 + i;
+		memset(o.character_id, 7, 16);
+		o.has_character_id = 1;
+		o.name = (rs_str){ "name", 4 };
+		static const char dialog[] = "a dialog, with \"quotes\"\nand a newline";
+		o.dialog = (rs_str){ dialog, sizeof dialog - 1 };
+		ck_assert_int_eq(rs_batch_add_obs(b, &o), 0);
+	}
+	ck_assert_int_eq(rs_store_apply(s, b, NULL, 0, &err), 0);
+	size_t n1, n2;
+	rs_export_counts c1, c2;
+	char *one = export_with(s, RS_FORMAT_CSV, 1, &n1, &c1, 0);
+	char *two = export_with(s, RS_FORMAT_CSV, 2, &n2, &c2, 1);
+	ck_assert_uint_eq(c1.rows, 40000);
+	ck_assert_int_eq(c2.threads, 2);
+	ck_assert_uint_eq(n1, n2);
+	ck_assert_int_eq(memcmp(one, two, n1), 0);
+	free(one);
+	free(two);
+	rs_batch_free(b);
+	rs_store_close(s);
+}
+END_TEST
+
 Suite *export_suite(void)
 {
 	Suite *s = suite_create("export");
 	TCase *tc = tcase_create("export");
 	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, two_threads_write_what_one_writes);
+	tcase_add_test(tc, second_half_copied_while_written);
 	suite_add_tcase(s, tc);
 	return s;
 }
