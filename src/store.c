@@ -886,7 +886,7 @@ done:
 	return NULL;
 }
 
-/* Runs this big are merged by two threads, a half of the key space each
+/* Runs this big are merged by two threads, a part of the key space each
  * (smaller ones are not worth a thread; both ways are tested) */
 #define TWO_HALVES_BYTES (64u << 10)
 
@@ -901,7 +901,7 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
 		return fail(err, s->path, rc, "cannot open a cursor");
 	/* Folding is most of the work, and only the writes to the B-tree must
-	 * be in this thread: another folds the second half of the key space
+	 * be in this thread: another folds the high part of the key space
 	 * into a run of its own meanwhile.  If it cannot be had, this thread
 	 * does it all. */
 	if (rs_runs_bytes(j->runs) >= TWO_HALVES_BYTES) {
