@@ -14,6 +14,8 @@
 #include <rewardstore/export.h>
 #include <rewardstore/uuid.h>
 
+#include "thread.h"
+
 static const char owned[] = "owned";
 
 /* The row of a record, all but a name-based id: *named says whether the
@@ -381,17 +383,8 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 		 * the first writes it all */
 		second.fp = unnamed_file(o.tmp_dir, &second.err);
 		second_fd = second.fp ? fileno(second.fp) : -1;
-		if (second.fp && rs_writer_new(&second.w, second.fp, o.format) == 0 &&
-		    pthread_mutex_init(&h.mu, NULL) == 0) {
-			if (pthread_cond_init(&h.cv, NULL) == 0) {
-				if (pthread_create(&thread, NULL, second_main, &sa) == 0)
-					threaded = 1;
-				else
-					pthread_cond_destroy(&h.cv);
-			}
-			if (!threaded)
-				pthread_mutex_destroy(&h.mu);
-		}
+		if (second.fp && rs_writer_new(&second.w, second.fp, o.format) == 0)
+			threaded = rs_thread_start(&thread, &h.mu, &h.cv, second_main, &sa);
 		if (!threaded)
 			o.threads = 1;
 	}

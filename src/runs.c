@@ -350,3 +350,75 @@ int rs_runs_clear(rs_runs *r, rs_error *err)
 		return fail_io(err, r->dir, errno, "cannot empty the sorted runs");
 	return 0;
 }
+
+/* ---- following a run as it is appended ---- */
+
+struct rs_runs_follower {
+	int fd;
+	const char *dir;
+	uint8_t *buf;
+	size_t cap, have, pos;  /* buf[pos..have) read and not handed out */
+	uint64_t at;            /* the file offset of buf[have] */
+};
+
+int rs_runs_follower_open(const rs_runs *r, rs_runs_follower **out, rs_error *err)
+{
+	rs_runs_follower *f = calloc(1, sizeof *f);
+	if (f == NULL || (f->buf = malloc(APPEND_BUF)) == NULL) {
+		free(f);
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	}
+	f->fd = r->fd;
+	f->dir = r->dir;
+	f->cap = APPEND_BUF;
+	f->at = r->bytes;       /* appending starts at the end */
+	*out = f;
+	return 0;
+}
+
+int rs_runs_follower_next(rs_runs_follower *f, uint64_t written, const uint8_t **key,
+                          size_t *key_len, const uint8_t **val, size_t *val_len,
+                          rs_error *err)
+{
+	for (;;) {
+		size_t pos = f->pos;
+		/* a whole entry in the buffer: hand it out */
+		if (rs_packed_next(f->buf, f->have, &pos, key, key_len, val, val_len) == 1) {
+			f->pos = pos;
+			return 1;
+		}
+		if (f->at >= written)
+			return 0;
+		/* keep the part of an entry, make room, read on */
+		size_t left = f->have - f->pos;
+		memmove(f->buf, f->buf + f->pos, left);
+		f->have = left;
+		f->pos = 0;
+		if (left == f->cap)
+			return RS_ECORRUPT; /* an entry longer than 1 MiB: a record is a few KiB */
+		size_t want = f->cap - f->have;
+		if (want > written - f->at)
+			want = (size_t)(written - f->at);
+		ssize_t got;
+		do
+			got = pread(f->fd, f->buf + f->have, want, (off_t)f->at);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0)
+			return fail_io(err, f->dir, got < 0 ? errno : EIO, "cannot read a sorted run back");
+		f->have += (size_t)got;
+		f->at += (uint64_t)got;
+	}
+}
+
+int rs_runs_follower_partial(const rs_runs_follower *f)
+{
+	return f->have > f->pos;
+}
+
+void rs_runs_follower_close(rs_runs_follower *f)
+{
+	if (f == NULL)
+		return;
+	free(f->buf);
+	free(f);
+}

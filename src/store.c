@@ -45,6 +45,7 @@
 #include <rewardstore/store.h>
 
 #include "hash.h"
+#include "thread.h"
 
 #define DEFAULT_MAP_SIZE (1ULL << 30)
 #define META_FORMAT "format"
@@ -838,7 +839,27 @@ typedef struct half {
 	rs_runs *runs, *out;
 	int rc;
 	rs_error err;
+	/* how far out's file is written, and whether all of it is: the
+	 * committer writes the entries into the store as they come */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t written;
+	int done;
 } half;
+
+/* Say how far out's file is written; when done, also how it ended. */
+static void half_say(half *h, int done, int rc)
+{
+	uint64_t written = rs_runs_bytes(h->out);
+	pthread_mutex_lock(&h->mu);
+	h->written = written;
+	if (done) {
+		h->done = 1;
+		h->rc = rc;
+	}
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
 
 static void *fold_half(void *arg)
 {
@@ -871,8 +892,11 @@ static void *fold_half(void *arg)
 			raw_len = rs_record_encode(&acc, buf);
 			raw = buf;
 		}
+		uint64_t before = rs_runs_bytes(h->out);
 		if ((rc = rs_runs_append(h->out, key, key_len, raw, raw_len, &h->err)))
 			goto close; /* h->err says why */
+		if (rs_runs_bytes(h->out) != before)
+			half_say(h, 0, 0); /* a buffer's worth more is in the file */
 	}
 	if (rc)
 		rs_error_set(&h->err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
@@ -882,8 +906,43 @@ close:
 	rs_runs_reader_close(f.rd);
 done:
 	free(buf);
-	h->rc = rc;
+	half_say(h, 1, rc);
 	return NULL;
+}
+
+/* The committer's side: write the helper's entries (one a key, folded)
+ * into the store as they are written to its file, until it is done. */
+static int follow_half(rs_store *s, MDB_cursor *cur, half *h, rs_runs_follower *f,
+                       rs_error *err)
+{
+	const uint8_t *key, *val;
+	size_t key_len, val_len;
+	uint64_t written = 0;
+	int done = 0, helper_rc = 0, rc;
+
+	for (;;) {
+		while ((rc = rs_runs_follower_next(f, written, &key, &key_len, &val, &val_len,
+		                                   err)) == 1)
+			if ((rc = put_one(s, cur, key, key_len, val, val_len, NULL, err)))
+				return rc; /* err says why, or the map is full */
+		if (rc || done)
+			break;
+		pthread_mutex_lock(&h->mu);
+		while (h->written == written && !h->done)
+			pthread_cond_wait(&h->cv, &h->mu);
+		written = h->written;
+		done = h->done;
+		helper_rc = h->rc; /* set when it said done */
+		pthread_mutex_unlock(&h->mu);
+	}
+	/* bytes left over that make no entry, where the helper succeeded */
+	if (rc == 0 && helper_rc == 0 && rs_runs_follower_partial(f))
+		rc = RS_ECORRUPT;
+	if (rc == RS_ECORRUPT) {
+		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+		rs_error_locate(err, s->path, 0, 0);
+	}
+	return rc;
 }
 
 /* Runs this big are merged by two threads, a part of the key space each
@@ -895,6 +954,7 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	runs_job *j = arg;
 	MDB_cursor *cur;
 	half h = { .runs = j->runs };
+	rs_runs_follower *follower = NULL;
 	pthread_t thread;
 	int threaded = 0, rc;
 
@@ -902,24 +962,30 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		return fail(err, s->path, rc, "cannot open a cursor");
 	/* Folding is most of the work, and only the writes to the B-tree must
 	 * be in this thread: another folds the high part of the key space
-	 * into a run of its own meanwhile.  If it cannot be had, this thread
-	 * does it all. */
+	 * into a run of its own meanwhile, which this one writes as it comes
+	 * once done with the low part.  If it cannot be had, this thread does
+	 * it all. */
 	if (rs_runs_bytes(j->runs) >= TWO_HALVES_BYTES) {
 		rs_error ignored;
 		if (rs_runs_new(&h.out, s->path, &ignored) == 0) {
-			if (pthread_create(&thread, NULL, fold_half, &h) == 0)
-				threaded = 1;
-			else
+			if (rs_runs_follower_open(h.out, &follower, &ignored) == 0)
+				threaded = rs_thread_start(&thread, &h.mu, &h.cv, fold_half, &h);
+			if (!threaded) {
+				rs_runs_follower_close(follower);
 				rs_runs_free(h.out);
+			}
 		}
 	}
 	rc = fold_into_store(s, cur, j->runs, threaded ? RS_RUNS_LOW : RS_RUNS_ALL, err);
 	if (threaded) {
+		if (rc == 0)
+			rc = follow_half(s, cur, &h, follower, err);
 		pthread_join(thread, NULL);
 		if (rc == 0 && (rc = h.rc))
 			*err = h.err;
-		if (rc == 0)
-			rc = fold_into_store(s, cur, h.out, RS_RUNS_ALL, err);
+		pthread_cond_destroy(&h.cv);
+		pthread_mutex_destroy(&h.mu);
+		rs_runs_follower_close(follower);
 		rs_runs_free(h.out);
 	}
 	mdb_cursor_close(cur);
