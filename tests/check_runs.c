@@ -249,6 +249,62 @@ START_TEST(applying_runs_is_applying_batches)
 }
 END_TEST
 
+/* A follower reads what is appended, entry for entry, as far as it is told
+ * the file is written -- each time a buffer's worth reaches the file, as
+ * the store's helper thread says -- and nothing past it; bytes that make
+ * no whole entry are left over (a damaged run). */
+START_TEST(a_follower_reads_what_is_appended)
+{
+	rs_runs *r;
+	rs_runs_follower *f;
+	rs_error err;
+	uint8_t key[40], val[300];
+	const uint8_t *k, *v;
+	size_t kn, vn;
+	int read = 0;
+	const int n = 20000; /* about 6 MiB: several flushes of 1 MiB */
+
+	ck_assert_int_eq(rs_runs_new(&r, test_dir, &err), 0);
+	ck_assert_int_eq(rs_runs_follower_open(r, &f, &err), 0);
+	for (int i = 0; i <= n; i++) {
+		if (i < n) {
+			snprintf((char *)key, sizeof key, "key-%08d", i);
+			memset(val, 'a' + i % 26, sizeof val);
+			ck_assert_int_eq(rs_runs_append(r, key, 12, val, 1 + (size_t)i % 300, &err), 0);
+		} else {
+			ck_assert_int_eq(rs_runs_append_end(r, &err), 0);
+		}
+		int rc;
+		while ((rc = rs_runs_follower_next(f, rs_runs_bytes(r), &k, &kn, &v, &vn, &err)) == 1) {
+			char want[16];
+			snprintf(want, sizeof want, "key-%08d", read);
+			ck_assert_uint_eq(kn, 12);
+			ck_assert_int_eq(memcmp(k, want, 12), 0);
+			ck_assert_uint_eq(vn, 1 + (size_t)read % 300);
+			ck_assert_uint_eq(v[0], (uint8_t)('a' + read % 26));
+			read++;
+		}
+		ck_assert_int_eq(rc, 0);
+		/* never ahead of what the writer has put in the file */
+		ck_assert_int_le(read, i);
+	}
+	ck_assert_int_eq(read, n);
+	ck_assert(!rs_runs_follower_partial(f));
+	rs_runs_follower_close(f);
+	rs_runs_free(r);
+
+	/* told that more is written than makes whole entries */
+	ck_assert_int_eq(rs_runs_new(&r, test_dir, &err), 0);
+	ck_assert_int_eq(rs_runs_follower_open(r, &f, &err), 0);
+	ck_assert_int_eq(rs_runs_append(r, (const uint8_t *)"key-00000000", 12, val, 10, &err), 0);
+	ck_assert_int_eq(rs_runs_append_end(r, &err), 0);
+	ck_assert_int_eq(rs_runs_follower_next(f, rs_runs_bytes(r) - 3, &k, &kn, &v, &vn, &err), 0);
+	ck_assert(rs_runs_follower_partial(f));
+	rs_runs_follower_close(f);
+	rs_runs_free(r);
+}
+END_TEST
+
 Suite *runs_suite(void)
 {
 	Suite *s = suite_create("runs");
@@ -257,6 +313,7 @@ Suite *runs_suite(void)
 	tcase_add_test(tc, runs_read_back_in_key_order);
 	tcase_add_test(tc, damaged_entries_are_errors);
 	tcase_add_test(tc, applying_runs_is_applying_batches);
+	tcase_add_test(tc, a_follower_reads_what_is_appended);
 	suite_add_tcase(s, tc);
 	return s;
 }
