@@ -92,13 +92,10 @@ static const uint8_t split_key[1] = { 0x70 };
  * half's file is written, so that the first thread, done with its own
  * half, can copy it into the output while the rest is being written. */
 typedef struct handshake {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	rs_progress prog;        /* its mu and cv serve the handshake too */
 	uint64_t snapshot;
 	int posted;              /* 1 snapshot posted, -1 could not open */
 	int verdict;             /* 0 none yet, 1 go, -1 open again, -2 stop */
-	off_t written;           /* bytes of the second half in its file */
-	int done;                /* the second thread wrote all it will */
 } handshake;
 
 typedef struct part {
@@ -108,6 +105,7 @@ typedef struct part {
 	rs_writer *w;
 	int second;              /* keys from split_key on; else up to it */
 	handshake *h;            /* the second's: where it says how far it is */
+	uint64_t said;           /* how far it said */
 	rs_cursor *cur;
 	rs_export_counts counts;
 	int rc;
@@ -170,12 +168,10 @@ static int publish(part *p, int done)
 	int rc = rs_writer_flush(p->w);
 	off_t at = rc ? -1 : ftello(p->fp);
 
-	pthread_mutex_lock(&p->h->mu);
 	if (at >= 0)
-		p->h->written = at;
-	p->h->done |= done;
-	pthread_cond_broadcast(&p->h->cv);
-	pthread_mutex_unlock(&p->h->mu);
+		p->said = (uint64_t)at;
+	if (at >= 0 || done)
+		rs_progress_say(&p->h->prog, p->said, done, 0);
 	return rc;
 }
 
@@ -238,15 +234,15 @@ static void *second_main(void *arg)
 
 	for (;;) {
 		int rc = part_open(p);
-		pthread_mutex_lock(&h->mu);
+		pthread_mutex_lock(&h->prog.mu);
 		h->snapshot = rc ? 0 : rs_cursor_snapshot(p->cur);
 		h->posted = rc ? -1 : 1;
-		pthread_cond_broadcast(&h->cv);
+		pthread_cond_broadcast(&h->prog.cv);
 		while (h->verdict == 0)
-			pthread_cond_wait(&h->cv, &h->mu);
+			pthread_cond_wait(&h->prog.cv, &h->prog.mu);
 		int verdict = h->verdict;
 		h->verdict = 0;
-		pthread_mutex_unlock(&h->mu);
+		pthread_mutex_unlock(&h->prog.mu);
 		if (rc) {
 			p->rc = rc;
 			return NULL;
@@ -344,12 +340,10 @@ static off_t follow_copy(handshake *h, int from, FILE *to)
 	if (fflush(to) != 0 || fstat(fileno(to), &st) != 0 || !S_ISREG(st.st_mode))
 		return 0;
 	for (;;) {
-		pthread_mutex_lock(&h->mu);
-		while (h->written == at && !h->done)
-			pthread_cond_wait(&h->cv, &h->mu);
-		off_t upto = h->written;
-		int done = h->done;
-		pthread_mutex_unlock(&h->mu);
+		uint64_t written;
+		int done, ignored;
+		rs_progress_wait(&h->prog, (uint64_t)at, &written, &done, &ignored);
+		off_t upto = (off_t)written;
 		while (at < upto)
 			if (copy_file_range(from, &at, fileno(to), NULL, (size_t)(upto - at), 0) <= 0)
 				return at; /* the rest by copy_stream, from here */
@@ -384,7 +378,7 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 		second.fp = unnamed_file(o.tmp_dir, &second.err);
 		second_fd = second.fp ? fileno(second.fp) : -1;
 		if (second.fp && rs_writer_new(&second.w, second.fp, o.format) == 0)
-			threaded = rs_thread_start(&thread, &h.mu, &h.cv, second_main, &sa);
+			threaded = rs_thread_start(&thread, &h.prog.mu, &h.prog.cv, second_main, &sa);
 		if (!threaded)
 			o.threads = 1;
 	}
@@ -393,17 +387,17 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 		rc = part_open(&first);
 		if (!threaded)
 			break;
-		pthread_mutex_lock(&h.mu);
+		pthread_mutex_lock(&h.prog.mu);
 		while (h.posted == 0)
-			pthread_cond_wait(&h.cv, &h.mu);
+			pthread_cond_wait(&h.prog.cv, &h.prog.mu);
 		/* the same snapshot, or start again (a commit came between);
 		 * after a few tries the first thread writes it all */
 		int same = rc == 0 && h.posted > 0 && h.snapshot == rs_cursor_snapshot(first.cur);
 		int give_up = !same && (rc || h.posted < 0 || tries >= 8);
 		h.verdict = same ? 1 : give_up ? -2 : -1;
 		h.posted = 0;
-		pthread_cond_broadcast(&h.cv);
-		pthread_mutex_unlock(&h.mu);
+		pthread_cond_broadcast(&h.prog.cv);
+		pthread_mutex_unlock(&h.prog.mu);
 		if (same)
 			break;
 		if (give_up) {
@@ -432,8 +426,8 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 join:
 	if (threaded) {
 		pthread_join(thread, NULL);
-		pthread_cond_destroy(&h.cv);
-		pthread_mutex_destroy(&h.mu);
+		pthread_cond_destroy(&h.prog.cv);
+		pthread_mutex_destroy(&h.prog.mu);
 		if (rc == 0 && (rc = second.rc))
 			*err = second.err;
 		if (rc == 0)

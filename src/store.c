@@ -839,27 +839,10 @@ typedef struct half {
 	rs_runs *runs, *out;
 	int rc;
 	rs_error err;
-	/* how far out's file is written, and whether all of it is: the
-	 * committer writes the entries into the store as they come */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	uint64_t written;
-	int done;
+	/* how far out's file is written: the committer writes the entries
+	 * into the store as they come */
+	rs_progress prog;
 } half;
-
-/* Say how far out's file is written; when done, also how it ended. */
-static void half_say(half *h, int done, int rc)
-{
-	uint64_t written = rs_runs_bytes(h->out);
-	pthread_mutex_lock(&h->mu);
-	h->written = written;
-	if (done) {
-		h->done = 1;
-		h->rc = rc;
-	}
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-}
 
 static void *fold_half(void *arg)
 {
@@ -896,7 +879,7 @@ static void *fold_half(void *arg)
 		if ((rc = rs_runs_append(h->out, key, key_len, raw, raw_len, &h->err)))
 			goto close; /* h->err says why */
 		if (rs_runs_bytes(h->out) != before)
-			half_say(h, 0, 0); /* a buffer's worth more is in the file */
+			rs_progress_say(&h->prog, rs_runs_bytes(h->out), 0, 0); /* 1 MiB more */
 	}
 	if (rc)
 		rs_error_set(&h->err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
@@ -906,7 +889,8 @@ close:
 	rs_runs_reader_close(f.rd);
 done:
 	free(buf);
-	half_say(h, 1, rc);
+	h->rc = rc;
+	rs_progress_say(&h->prog, rs_runs_bytes(h->out), 1, rc);
 	return NULL;
 }
 
@@ -927,13 +911,7 @@ static int follow_half(rs_store *s, MDB_cursor *cur, half *h, rs_runs_follower *
 				return rc; /* err says why, or the map is full */
 		if (rc || done)
 			break;
-		pthread_mutex_lock(&h->mu);
-		while (h->written == written && !h->done)
-			pthread_cond_wait(&h->cv, &h->mu);
-		written = h->written;
-		done = h->done;
-		helper_rc = h->rc; /* set when it said done */
-		pthread_mutex_unlock(&h->mu);
+		rs_progress_wait(&h->prog, written, &written, &done, &helper_rc);
 	}
 	/* bytes left over that make no entry, where the helper succeeded */
 	if (rc == 0 && helper_rc == 0 && rs_runs_follower_partial(f))
@@ -969,7 +947,7 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		rs_error ignored;
 		if (rs_runs_new(&h.out, s->path, &ignored) == 0) {
 			if (rs_runs_follower_open(h.out, &follower, &ignored) == 0)
-				threaded = rs_thread_start(&thread, &h.mu, &h.cv, fold_half, &h);
+				threaded = rs_thread_start(&thread, &h.prog.mu, &h.prog.cv, fold_half, &h);
 			if (!threaded) {
 				rs_runs_follower_close(follower);
 				rs_runs_free(h.out);
@@ -983,8 +961,8 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		pthread_join(thread, NULL);
 		if (rc == 0 && (rc = h.rc))
 			*err = h.err;
-		pthread_cond_destroy(&h.cv);
-		pthread_mutex_destroy(&h.mu);
+		pthread_cond_destroy(&h.prog.cv);
+		pthread_mutex_destroy(&h.prog.mu);
 		rs_runs_follower_close(follower);
 		rs_runs_free(h.out);
 	}
