@@ -315,8 +315,8 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 		summary_row(inputs[i], &res[i].counts, res[i].secs);
 		counts_of[i] = res[i].counts;
 	}
-	if (done > 1)
-		summary_row("total", &total, 0);
+	if (done > 1) /* its time: the whole import, the last commit included */
+		summary_row("total", &total, now() - rctx.started);
 	if (status == EXIT_OK && total.rejected)
 		status = EXIT_ATTENTION;
 	record_run(s, command, opts, started, status, done, inputs, counts_of);
