@@ -3,7 +3,9 @@
  * The file holds the runs back to back, each as rs_batch_pack wrote it;
  * runs[] says where each starts, where its keys from RS_RUNS_SPLIT begin,
  * and where it ends.  A reader maps the file and merges the runs (or one
- * half of each) with a binary heap of their current entries. */
+ * part of each) with a binary heap of their current entries.  A follower
+ * reads one run while another thread appends it, with pread, as far as it
+ * is told the file is written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
