@@ -2,9 +2,6 @@
  * 3 and 4). */
 #include <errno.h>
 #include <pthread.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,9 +222,7 @@ typedef struct second_arg {
 
 static void *second_main(void *arg)
 {
-#ifdef __linux__
-	prctl(PR_SET_NAME, "rs-export"); /* for top -H and perf */
-#endif
+	rs_thread_name("rs-export");
 	second_arg *a = arg;
 	part *p = a->p;
 	handshake *h = a->h;
@@ -283,6 +278,16 @@ static FILE *unnamed_file(const char *dir, rs_error *err)
 	return fp;
 }
 
+/* Have the kernel append from's bytes [*at, upto) to to (at its file
+ * position): 1 when it got to upto, 0 when it stopped (*at says where). */
+static int kernel_copy(int from, off_t *at, off_t upto, int to)
+{
+	while (*at < upto)
+		if (copy_file_range(from, at, to, NULL, (size_t)(upto - *at), 0) <= 0)
+			return 0;
+	return 1;
+}
+
 /* Append what from holds from offset at on to to.  Into a regular file the
  * kernel copies (copy_file_range), which saves a trip through user space;
  * else, or if it cannot, through a buffer. */
@@ -297,13 +302,7 @@ static int copy_stream(FILE *from, off_t at, FILE *to, rs_error *err)
 		                    strerror(errno));
 	if (fstat(fileno(to), &st) == 0 && S_ISREG(st.st_mode)) {
 		off_t size = lseek(fileno(from), 0, SEEK_END);
-		while (at < size) {
-			ssize_t w = copy_file_range(fileno(from), &at, fileno(to), NULL,
-			                            (size_t)(size - at), 0);
-			if (w <= 0)
-				break;
-		}
-		if (at == size)
+		if (kernel_copy(fileno(from), &at, size, fileno(to)))
 			return fseek(to, 0, SEEK_CUR) == 0 ? 0
 			                                   : rs_error_set(err, errno,
 			                                                  "cannot write the export: %s",
@@ -343,10 +342,8 @@ static off_t follow_copy(handshake *h, int from, FILE *to)
 		uint64_t written;
 		int done, ignored;
 		rs_progress_wait(&h->prog, (uint64_t)at, &written, &done, &ignored);
-		off_t upto = (off_t)written;
-		while (at < upto)
-			if (copy_file_range(from, &at, fileno(to), NULL, (size_t)(upto - at), 0) <= 0)
-				return at; /* the rest by copy_stream, from here */
+		if (!kernel_copy(from, &at, (off_t)written, fileno(to)))
+			return at; /* the rest by copy_stream, from here */
 		if (done)
 			return at;
 	}

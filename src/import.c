@@ -9,9 +9,6 @@
  * point and resumes there; an input that does not is read from its start
  * as a new source.  Offsets are in decompressed bytes. */
 #include <pthread.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +23,7 @@
 
 #include "hash.h"
 #include "input.h"
+#include "thread.h"
 
 #define TAIL_LEN 64
 /* the buffer never grows: it holds the longest line plus the tail */
@@ -402,9 +400,7 @@ static void *committer_main(void *arg)
 {
 	rs_import *imp = arg;
 
-#ifdef __linux__
-	prctl(PR_SET_NAME, "rs-commit"); /* for top -H and perf */
-#endif
+	rs_thread_name("rs-commit");
 	pthread_mutex_lock(&imp->mu);
 	for (;;) {
 		while (!imp->merging && !imp->stop)

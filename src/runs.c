@@ -165,6 +165,17 @@ int rs_runs_add(rs_runs *r, rs_batch *b, rs_error *err)
 	return 0;
 }
 
+/* Write the appended entries buffered so far. */
+static int append_flush(rs_runs *r, rs_error *err)
+{
+	int rc = write_at(r, r->abuf, r->aused, r->bytes, err);
+	if (rc == 0) {
+		r->bytes += r->aused;
+		r->aused = 0;
+	}
+	return rc;
+}
+
 int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t *val,
                    size_t val_len, rs_error *err)
 {
@@ -182,12 +193,8 @@ int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t
 	run *cur = &r->runs[r->n - 1];
 	if (r->amid == UINT64_MAX && key[0] >= RS_RUNS_SPLIT)
 		r->amid = r->bytes + r->aused;
-	if (need > r->acap - r->aused) {
-		if ((rc = write_at(r, r->abuf, r->aused, r->bytes, err)))
-			return rc;
-		r->bytes += r->aused;
-		r->aused = 0;
-	}
+	if (need > r->acap - r->aused && (rc = append_flush(r, err)))
+		return rc;
 	if (need > r->acap) {
 		/* the first entry, or one larger than the buffer */
 		size_t cap = need > APPEND_BUF ? need : APPEND_BUF;
@@ -205,16 +212,10 @@ int rs_runs_append(rs_runs *r, const uint8_t *key, size_t key_len, const uint8_t
 
 int rs_runs_append_end(rs_runs *r, rs_error *err)
 {
-	int rc;
-
 	if (!r->appending)
 		return 0;
 	r->appending = 0;
-	if ((rc = write_at(r, r->abuf, r->aused, r->bytes, err)))
-		return rc;
-	r->bytes += r->aused;
-	r->aused = 0;
-	return 0;
+	return append_flush(r, err);
 }
 
 size_t rs_runs_count(const rs_runs *r)

@@ -85,6 +85,13 @@ static void compress(uint32_t h[5], const uint8_t block[64])
 	h[4] += e;
 }
 
+/* The message's length in bits, at the end of its last block (5.1.1). */
+static void put_length(uint8_t block[64], uint64_t bits)
+{
+	for (int i = 0; i < 8; i++)
+		block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+}
+
 void rs_sha1_2(const void *a, size_t an, const void *b, size_t bn,
                uint8_t out[RS_SHA1_LEN])
 {
@@ -118,8 +125,7 @@ void rs_sha1_2(const void *a, size_t an, const void *b, size_t bn,
 		used = 0;
 	}
 	memset(block + used, 0, 56 - used);
-	for (int i = 0; i < 8; i++)
-		block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+	put_length(block, bits);
 	compress(h, block);
 	for (int i = 0; i < 5; i++) {
 		out[4 * i] = (uint8_t)(h[i] >> 24);
@@ -149,7 +155,7 @@ void rs_sha1_2(const void *a, size_t an, const void *b, size_t bn,
 		b = VROL(b, 30); \
 	} while (0)
 
-__attribute__((target("avx2"))) static void blocks8_avx2(const uint8_t *const blocks[8],
+__attribute__((target("avx2"))) static void blocks8_avx2(uint8_t *const blocks[8],
                                                          uint8_t out[8][RS_SHA1_LEN])
 {
 	static const uint32_t init[5] = { 0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u,
@@ -186,17 +192,24 @@ __attribute__((target("avx2"))) static void blocks8_avx2(const uint8_t *const bl
 	}
 }
 
-int rs_sha1_blocks8(const uint8_t *const blocks[8], uint8_t out[8][RS_SHA1_LEN])
+int rs_sha1_short8(uint8_t *const blocks[8], const size_t lens[8], uint8_t out[8][RS_SHA1_LEN])
 {
 	if (!rs_cpu_avx2())
 		return -1;
+	for (int m = 0; m < 8; m++) {
+		/* a one bit, zeros, the length in bits: one block each */
+		blocks[m][lens[m]] = 0x80;
+		memset(blocks[m] + lens[m] + 1, 0, 56 - lens[m] - 1);
+		put_length(blocks[m], (uint64_t)lens[m] * 8);
+	}
 	blocks8_avx2(blocks, out);
 	return 0;
 }
 #else
-int rs_sha1_blocks8(const uint8_t *const blocks[8], uint8_t out[8][RS_SHA1_LEN])
+int rs_sha1_short8(uint8_t *const blocks[8], const size_t lens[8], uint8_t out[8][RS_SHA1_LEN])
 {
 	(void)blocks;
+	(void)lens;
 	(void)out;
 	return -1;
 }

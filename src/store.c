@@ -26,9 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <sys/file.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -846,9 +843,7 @@ typedef struct half {
 
 static void *fold_half(void *arg)
 {
-#ifdef __linux__
-	prctl(PR_SET_NAME, "rs-fold"); /* for top -H and perf */
-#endif
+	rs_thread_name("rs-fold");
 	half *h = arg;
 	folder f = { 0 };
 	const uint8_t *key, *raw;

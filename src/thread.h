@@ -6,6 +6,19 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+/* Name the calling thread, for top -H and perf (Linux; elsewhere nothing). */
+static inline void rs_thread_name(const char *name)
+{
+#ifdef __linux__
+	prctl(PR_SET_NAME, name);
+#else
+	(void)name;
+#endif
+}
 
 /* Initialize mu and cv and start fn(arg): 1 when all three happened, 0
  * when none did (the caller then does the work itself). */

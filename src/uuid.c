@@ -131,36 +131,31 @@ void rs_uuid_record_id(const uint8_t user[RS_UUID_LEN], const char *code,
 }
 
 /* namespace, user id and a code of up to this many bytes fit one block
- * with its padding (a 0x80 byte and the 8-byte length) */
-#define ONE_BLOCK_CODE (64 - 9 - 2 * RS_UUID_LEN)
+ * with its padding */
+#define ONE_BLOCK_CODE (RS_SHA1_SHORT - 2 * RS_UUID_LEN)
 
 void rs_uuid_record_ids(size_t n, const uint8_t *const users[], const char *const codes[],
                         const size_t code_lens[], uint8_t (*out)[RS_UUID_LEN])
 {
 	uint8_t blocks[8][64], digests[8][RS_SHA1_LEN];
-	const uint8_t *bp[8];
-	size_t idx[8], k = 0;
+	uint8_t *bp[8];
+	size_t idx[8], lens[8], k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (code_lens[i] > ONE_BLOCK_CODE) {
 			rs_uuid_record_id(users[i], codes[i], code_lens[i], out[i]);
 			continue;
 		}
-		/* the padded block (FIPS 180-4 section 5.1.1) */
+		/* the message: namespace, user id, code */
 		uint8_t *b = blocks[k];
-		size_t len = 2 * RS_UUID_LEN + code_lens[i];
-		uint64_t bits = (uint64_t)len * 8;
 		memcpy(b, ns, RS_UUID_LEN);
 		memcpy(b + RS_UUID_LEN, users[i], RS_UUID_LEN);
 		memcpy(b + 2 * RS_UUID_LEN, codes[i], code_lens[i]);
-		b[len] = 0x80;
-		memset(b + len + 1, 0, 56 - len - 1);
-		for (int j = 0; j < 8; j++)
-			b[56 + j] = (uint8_t)(bits >> (56 - 8 * j));
 		bp[k] = b;
+		lens[k] = 2 * RS_UUID_LEN + code_lens[i];
 		idx[k++] = i;
 		if (k == 8 || i + 1 == n) {
-			if (k == 8 && rs_sha1_blocks8(bp, digests) == 0) {
+			if (k == 8 && rs_sha1_short8(bp, lens, digests) == 0) {
 				for (size_t j = 0; j < 8; j++)
 					from_digest(digests[j], out[idx[j]]);
 			} else {
