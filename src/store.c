@@ -806,6 +806,14 @@ static int fold_next(folder *f, const uint8_t **key, size_t *key_len, const uint
 	return 1;
 }
 
+/* A run read back is not what was written: say so, naming the store. */
+static int run_damaged(rs_store *s, int rc, rs_error *err)
+{
+	rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+	rs_error_locate(err, s->path, 0, 0);
+	return rc;
+}
+
 /* Fold a part of the runs into the store, key after key. */
 static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_runs *runs, rs_runs_part part,
                            rs_error *err)
@@ -821,10 +829,8 @@ static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_runs *runs, rs_runs_
 	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1)
 		if ((rc = put_one(s, cur, key, key_len, raw, raw_len, &acc, err)))
 			goto close; /* err says why, or the map is full */
-	if (rc) {
-		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
-		rs_error_locate(err, s->path, 0, 0);
-	}
+	if (rc)
+		run_damaged(s, rc, err);
 close:
 	rs_runs_reader_close(f.rd);
 	return rc;
@@ -911,11 +917,7 @@ static int follow_half(rs_store *s, MDB_cursor *cur, half *h, rs_runs_follower *
 	/* bytes left over that make no entry, where the helper succeeded */
 	if (rc == 0 && helper_rc == 0 && rs_runs_follower_partial(f))
 		rc = RS_ECORRUPT;
-	if (rc == RS_ECORRUPT) {
-		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
-		rs_error_locate(err, s->path, 0, 0);
-	}
-	return rc;
+	return rc == RS_ECORRUPT ? run_damaged(s, rc, err) : rc;
 }
 
 /* Runs this big are merged by two threads, a part of the key space each
