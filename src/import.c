@@ -299,6 +299,12 @@ struct rs_import {
 	uint8_t (*reading)[16];
 	size_t nreading;
 	size_t parsers;
+	/* batches and line buffers of inputs done, for the next ones: memory
+	 * freed and taken again is page-faulted in again (doc/DESIGN.md,
+	 * "Page faults") */
+	rs_batch **spare_batch;
+	char **spare_buf;
+	size_t nspare_batch, nspare_buf;
 	pthread_t thread;
 	int started;          /* mu, cv and the committer thread exist */
 	/* inputs read at once call back one at a time */
@@ -626,7 +632,9 @@ int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
 	imp->opts = opts;
 	imp->parsers = opts->parsers ? opts->parsers : 1;
 	imp->commit_events = opts->commit_events ? opts->commit_events : DEFAULT_COMMIT_EVENTS;
-	if ((imp->reading = calloc(imp->parsers, sizeof *imp->reading)) == NULL) {
+	if ((imp->reading = calloc(imp->parsers, sizeof *imp->reading)) == NULL ||
+	    (imp->spare_batch = calloc(imp->parsers, sizeof *imp->spare_batch)) == NULL ||
+	    (imp->spare_buf = calloc(imp->parsers, sizeof *imp->spare_buf)) == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto free_import;
 	}
@@ -693,6 +701,12 @@ void rs_import_free(rs_import *imp)
 	}
 	rs_runs_free(imp->set[0].runs);
 	rs_runs_free(imp->set[1].runs);
+	while (imp->nspare_batch)
+		rs_batch_free(imp->spare_batch[--imp->nspare_batch]);
+	while (imp->nspare_buf)
+		free(imp->spare_buf[--imp->nspare_buf]);
+	free(imp->spare_batch);
+	free(imp->spare_buf);
 	free(imp->srcs);
 	free(imp->reading);
 	free(imp);
@@ -729,7 +743,11 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	}
 	im.lr.csv = opts->format == RS_IN_DUMP_CSV;
 	im.lr.cap = BUF_SIZE;
-	if ((im.lr.buf = malloc(im.lr.cap)) == NULL) {
+	pthread_mutex_lock(&imp->mu);
+	if (imp->nspare_buf)
+		im.lr.buf = imp->spare_buf[--imp->nspare_buf];
+	pthread_mutex_unlock(&imp->mu);
+	if (im.lr.buf == NULL && (im.lr.buf = malloc(im.lr.cap)) == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto free_parser;
 	}
@@ -740,7 +758,11 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 		goto close_input;
 	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
 	size_t keys = opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS;
-	if ((rc = rs_batch_new(&im.batch, keys, bytes))) {
+	pthread_mutex_lock(&imp->mu);
+	if (imp->nspare_batch)
+		im.batch = imp->spare_batch[--imp->nspare_batch];
+	pthread_mutex_unlock(&imp->mu);
+	if (im.batch == NULL && (rc = rs_batch_new(&im.batch, keys, bytes))) {
 		rs_error_set(err, rc, "out of memory");
 		goto close_input;
 	}
@@ -909,9 +931,15 @@ close_input:
 release:
 	if (im.cb_locked)
 		pthread_mutex_unlock(&imp->cb_mu);
-	/* what was not spilled is not applied: its progress is not either */
-	rs_batch_free(im.batch);
 	pthread_mutex_lock(&imp->mu);
+	/* what was not spilled is not applied: its progress is not either */
+	if (im.batch) {
+		rs_batch_clear(im.batch);
+		if (imp->nspare_batch < imp->parsers)
+			imp->spare_batch[imp->nspare_batch++] = im.batch;
+		else
+			rs_batch_free(im.batch);
+	}
 	if (im.reading) {
 		for (size_t i = 0; i < imp->nreading; i++)
 			if (memcmp(imp->reading[i], im.src.fingerprint, 16) == 0) {
@@ -924,7 +952,15 @@ release:
 	pthread_cond_broadcast(&imp->cv);
 	pthread_mutex_unlock(&imp->mu);
 free_buf:
-	free(im.lr.buf);
+	if (im.lr.buf) {
+		pthread_mutex_lock(&imp->mu);
+		if (imp->nspare_buf < imp->parsers) {
+			imp->spare_buf[imp->nspare_buf++] = im.lr.buf;
+			im.lr.buf = NULL;
+		}
+		pthread_mutex_unlock(&imp->mu);
+		free(im.lr.buf);
+	}
 free_parser:
 	parser_free(&im.ps);
 	return rc;
