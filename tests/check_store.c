@@ -9,6 +9,8 @@
 
 #include <rewardstore/batch.h>
 #include <rewardstore/catalog.h>
+#include <rewardstore/record.h>
+#include <rewardstore/runs.h>
 #include <rewardstore/store.h>
 
 #include "suites.h"
@@ -88,6 +90,80 @@ START_TEST(apply_and_read_back)
 	ck_assert_uint_eq(st.sources, 1);
 	rs_batch_free(b);
 	rs_store_close(s);
+}
+END_TEST
+
+/* Keys past the last stored one go in with MDB_APPEND: a batch whose keys
+ * fall before, among, equal to and past the stored ones merges those equal
+ * and inserts the rest, every one readable in order. */
+static void fill_users(rs_batch *b, const int *users, int n, int64_t t)
+{
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < 2; c++) {
+			rs_obs o;
+			char code[16];
+			memset(&o, 0, sizeof o);
+			memset(o.user_id, users[i], 16);
+			snprintf(code, sizeof code, "code-%d", c);
+			o.code = (rs_str){ code, (uint32_t)strlen(code) };
+			o.acquired_at = t;
+			ck_assert_int_eq(rs_batch_add_obs(b, &o), 0);
+		}
+}
+
+START_TEST(appends_past_the_stored_keys)
+{
+	static const int stored[] = { 3, 5 }, added[] = { 7, 1, 3, 4, 5, 6 };
+	char path[128];
+	rs_store *s;
+	rs_batch *b;
+	rs_cursor *c;
+	rs_error err;
+	const uint8_t *key;
+	size_t key_len;
+	rs_record r;
+	uint8_t prev[RS_KEY_MAX];
+	size_t prev_len = 0;
+	int rows = 0, merged = 0;
+
+	for (int way = 0; way < 2; way++) {
+		path_in(path, sizeof path, way ? "store-runs" : "store-batch");
+		ck_assert_int_eq(rs_store_open(&s, path, 0, &err), 0);
+		ck_assert_int_eq(rs_batch_new(&b, 64, 0), 0);
+		fill_users(b, stored, 2, 100);
+		ck_assert_int_eq(rs_store_apply(s, b, NULL, 0, &err), 0);
+		rs_batch_clear(b);
+		fill_users(b, added, 6, 200);
+		if (way == 0) {
+			ck_assert_int_eq(rs_store_apply(s, b, NULL, 0, &err), 0);
+		} else {
+			rs_runs *runs;
+			ck_assert_int_eq(rs_runs_new(&runs, path, &err), 0);
+			ck_assert_int_eq(rs_runs_add(runs, b, &err), 0);
+			ck_assert_int_eq(rs_store_apply_runs(s, runs, NULL, 0, &err), 0);
+			rs_runs_free(runs);
+		}
+		rows = merged = 0;
+		prev_len = 0;
+		ck_assert_int_eq(rs_cursor_open(s, &c, &err), 0);
+		while (rs_cursor_next(c, &key, &key_len, &r, &err) == 1) {
+			if (prev_len)
+				ck_assert_int_lt(rs_key_cmp(prev, prev_len, key, key_len), 0);
+			memcpy(prev, key, key_len);
+			prev_len = key_len;
+			int twice = key[0] == 3 || key[0] == 5;
+			ck_assert_uint_eq(r.n_obs, twice ? 2 : 1);
+			ck_assert_int_eq(r.acquired_min, twice ? 100 : 200);
+			ck_assert_int_eq(r.t_max, 200);
+			merged += twice;
+			rows++;
+		}
+		rs_cursor_close(c);
+		ck_assert_int_eq(rows, 12);
+		ck_assert_int_eq(merged, 4);
+		rs_batch_free(b);
+		rs_store_close(s);
+	}
 }
 END_TEST
 
@@ -225,6 +301,7 @@ Suite *store_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, apply_and_read_back);
+	tcase_add_test(tc, appends_past_the_stored_keys);
 	tcase_add_test(tc, seek_to_a_user);
 	tcase_add_test(tc, refuses_what_is_not_a_store);
 	tcase_add_test(tc, refuses_a_newer_format);
