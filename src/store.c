@@ -852,54 +852,46 @@ static int fold_next(folder *f, const uint8_t **key, size_t *key_len, const uint
 }
 
 /* Page faults ahead of LMDB.  With MDB_WRITEMAP every page a transaction
- * adds at the end of the file is first touched through the map: a page
- * fault each, which allocates and zeroes the page.  On this project's
- * machines (virtual, with shadow page tables) a fault costs 5-10 us, so the
- * 15,000 new pages of a 1M-event import cost the committer 0.1-0.15 s.
- * MADV_POPULATE_WRITE (Linux 5.14) does the same work for a whole range in
- * one call without the traps (about 8 GB/s here).  The committer keeps the
- * populated range PREFAULT_AHEAD beyond the end the tree has grown to since
- * the transaction began: for a new store that is where LMDB takes its
- * pages; for one whose pages are copied and reused, faults that remain are
- * no worse than before, and at most the window goes unused (zeros at the
- * end of the sparse file, beyond the pages in use, trimmed at close).
- * Where the call fails (older kernels, a full disk) the faults just happen
- * as before, a full disk turning into its usual message. */
+ * takes at the end of the file (a new page, or the copy of one it changes)
+ * is first touched through the map: a page fault each, which allocates and
+ * zeroes the page.  On this project's machines (virtual, with shadow page
+ * tables) a fault costs 5-10 us, so the 15,000 new pages of a 1M-event
+ * import cost the committer 0.1-0.15 s, and the copied leaves of a second
+ * commit at 10M a third of its time.  MADV_POPULATE_WRITE (Linux 5.14)
+ * does that work for a whole range in one call without the traps (about
+ * 8 GB/s here).  The committer keeps a window populated ahead of where
+ * LMDB takes pages: LMDB writes each page's number in its first bytes when
+ * it takes it, and a populated page is zeros until then, so once the middle
+ * of the last window is taken the next window is populated.  At most a
+ * window goes unused (zeros beyond the pages in use, trimmed at close).
+ * Where the call fails (older kernels, a full disk) the faults happen as
+ * before, a full disk turning into its usual message. */
 #define PREFAULT_AHEAD (4u << 20)
-#define PREFAULT_EVERY 1024 /* keys written between looks at the tree */
+#define PREFAULT_EVERY 256 /* keys written between looks */
 
 typedef struct prefault {
 	uint8_t *map;         /* NULL: not done */
-	uint64_t map_size, from, end; /* bytes from the map's start */
-	uint64_t pages0;      /* the tree's pages when the transaction began */
-	unsigned psize, count;
+	uint64_t map_size, end; /* bytes from the map's start */
+	unsigned count;
 } prefault;
 
-static uint64_t tree_pages(MDB_txn *txn, MDB_dbi dbi, unsigned *psize)
-{
-	MDB_stat st;
-	if (mdb_stat(txn, dbi, &st))
-		return 0;
-	*psize = st.ms_psize;
-	return (uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-}
-
-static void prefault_more(prefault *pf, MDB_txn *txn, MDB_dbi dbi)
+static void prefault_more(prefault *pf)
 {
 	if (pf->map == NULL || ++pf->count % PREFAULT_EVERY)
 		return;
-	uint64_t grown = tree_pages(txn, dbi, &pf->psize) - pf->pages0;
-	uint64_t want = pf->from + grown * pf->psize + PREFAULT_AHEAD;
-	if (want <= pf->end || pf->end >= pf->map_size)
-		return;
-	/* a window at a time, not a sliver per look */
-	want = pf->end + PREFAULT_AHEAD > want ? pf->end + PREFAULT_AHEAD : want;
-	if (want > pf->map_size)
-		want = pf->map_size;
-	if (madvise(pf->map + pf->end, want - pf->end, 23 /* MADV_POPULATE_WRITE */))
-		pf->map = NULL;
-	else
-		pf->end = want;
+	for (;;) {
+		uint64_t mid, to = pf->end + PREFAULT_AHEAD;
+		memcpy(&mid, pf->map + pf->end - PREFAULT_AHEAD / 2, sizeof mid);
+		if (mid == 0 || pf->end >= pf->map_size)
+			return; /* not taken yet, or the map is all populated */
+		if (to > pf->map_size)
+			to = pf->map_size;
+		if (madvise(pf->map + pf->end, to - pf->end, 23 /* MADV_POPULATE_WRITE */)) {
+			pf->map = NULL;
+			return;
+		}
+		pf->end = to;
+	}
 }
 
 /* Where LMDB mapped data.mdb: it says only for MDB_FIXEDMAP, so it is
@@ -928,21 +920,23 @@ static uint8_t *find_map(rs_store *s, uint64_t size)
 	return found;
 }
 
-static void prefault_begin(prefault *pf, rs_store *s, MDB_txn *txn)
+static void prefault_begin(prefault *pf, rs_store *s)
 {
 	MDB_envinfo info;
+	MDB_stat st;
 
 	memset(pf, 0, sizeof *pf);
-	if ((s->flags & RS_STORE_RDONLY) || mdb_env_info(s->env, &info))
+	if ((s->flags & RS_STORE_RDONLY) || mdb_env_info(s->env, &info) ||
+	    mdb_env_stat(s->env, &st) || st.ms_psize % (unsigned)sysconf(_SC_PAGESIZE))
 		return;
-	pf->pages0 = tree_pages(txn, s->records, &pf->psize);
-	if (pf->psize == 0 || pf->psize % (unsigned)sysconf(_SC_PAGESIZE))
+	uint64_t from = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	if (from + PREFAULT_AHEAD > info.me_mapsize ||
+	    (pf->map = find_map(s, info.me_mapsize)) == NULL)
 		return;
-	pf->map = find_map(s, info.me_mapsize);
 	pf->map_size = info.me_mapsize;
-	pf->from = pf->end = (uint64_t)(info.me_last_pgno + 1) * pf->psize;
-	pf->count = PREFAULT_EVERY - 1; /* the first window now */
-	prefault_more(pf, txn, s->records);
+	pf->end = from + PREFAULT_AHEAD;
+	if (madvise(pf->map + from, PREFAULT_AHEAD, 23 /* MADV_POPULATE_WRITE */))
+		pf->map = NULL;
 }
 
 /* A run read back is not what was written: say so, naming the store. */
@@ -968,7 +962,7 @@ static int fold_into_store(rs_store *s, MDB_cursor *cur, appender *ap, prefault 
 	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
 		if ((rc = put_one(s, cur, ap, key, key_len, raw, raw_len, &acc, err)))
 			goto close; /* err says why, or the map is full */
-		prefault_more(pf, mdb_cursor_txn(cur), s->records);
+		prefault_more(pf);
 	}
 	if (rc)
 		run_damaged(s, rc, err);
@@ -1051,7 +1045,7 @@ static int follow_half(rs_store *s, MDB_cursor *cur, appender *ap, prefault *pf,
 		                                   err)) == 1) {
 			if ((rc = put_one(s, cur, ap, key, key_len, val, val_len, NULL, err)))
 				return rc; /* err says why, or the map is full */
-			prefault_more(pf, mdb_cursor_txn(cur), s->records);
+			prefault_more(pf);
 		}
 		if (rc || done)
 			break;
@@ -1084,7 +1078,7 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		mdb_cursor_close(cur);
 		return fail(err, s->path, rc, "cannot read the last record");
 	}
-	prefault_begin(&pf, s, txn);
+	prefault_begin(&pf, s);
 	/* Folding is most of the work, and only the writes to the B-tree must
 	 * be in this thread: another folds the high part of the key space
 	 * into a run of its own meanwhile, which this one writes as it comes
