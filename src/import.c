@@ -40,6 +40,12 @@
 #define DEFAULT_BATCH_BYTES (6u << 20)
 #define DEFAULT_COMMIT_EVENTS 8000000
 #define MAX_RUN_BYTES (4ULL << 30)
+/* A plain input at least twice this long is read in segments of about this
+ * many bytes, which any parser takes (doc/DESIGN.md, "Segments") */
+#define DEFAULT_SEGMENT_BYTES (16u << 20)
+#define MAX_SEGMENTS 4096
+/* rejects of a segment held back until the segments before it are done */
+#define MAX_HELD_REJECTS (1u << 20)
 #define MAX_RUNS 4096
 
 /* Lines of an input, each with its absolute offset.  The buffer always
@@ -53,6 +59,7 @@ typedef struct line_reader {
 	int eof;
 	int overlong;            /* in a line too long to hold */
 	int csv;                 /* a newline inside quotes does not end a record */
+	int pread;               /* read at base + end (a segment), not on */
 	size_t quotes;           /* quotes in buf[start..scan) */
 } line_reader;
 
@@ -78,7 +85,9 @@ static int fill(line_reader *lr, rs_error *err)
 		lr->scan -= keep;
 		lr->end -= keep;
 	}
-	if ((rc = rs_input_read(lr->in, lr->buf + lr->end, lr->cap - lr->end, &got, err)))
+	if ((rc = lr->pread ? rs_input_pread(lr->in, lr->buf + lr->end, lr->cap - lr->end,
+	                                     lr->base + lr->end, &got, err)
+	                    : rs_input_read(lr->in, lr->buf + lr->end, lr->cap - lr->end, &got, err)))
 		return rc;
 	lr->end += got;
 	lr->eof = got == 0;
@@ -269,6 +278,49 @@ typedef struct run_set {
 	int dirty;            /* progress of some source is in it */
 } run_set;
 
+/* A large plain input is read in segments: lines starting in [from, to)
+ * (the last one: to the end of the input), which any parser takes from the
+ * import's queue, so that parsers end together however the inputs' sizes
+ * and the cores' speeds differ.  The owner -- the rs_import_add call that
+ * opened the input -- reads the first segment itself, in the usual way.
+ * The others' batches go into the runs with no progress; when a segment is
+ * done and every one before it is too, the source's progress moves to its
+ * end.  So the progress a commit holds is still a prefix of each input,
+ * and whatever lies past it in the commit is read again after a crash,
+ * which the merge's idempotence (SPEC section 3) makes harmless.  Line
+ * numbers count from a segment's start and get the lines before it added
+ * once those segments are done: rejects are held back until then (up to
+ * MAX_HELD_REJECTS bytes, then the segment waits), so they come in order. */
+#define NO_END UINT64_MAX
+struct split;
+typedef struct segment {
+	struct split *sp;
+	size_t k;              /* its index */
+	uint64_t from, to;
+	struct segment *next;  /* in the import's queue */
+	int done;
+	/* when done */
+	rs_import_counts counts;
+	uint64_t end;          /* where the next segment's first line starts, or
+	                        * NO_END: no line starts in this one */
+	uint64_t tail_hash;    /* of the bytes before end */
+	unsigned open_line;    /* RS_SOURCE_OPEN_LINE: it ended in a line with no newline */
+	int rc;
+	rs_error err;
+} segment;
+
+typedef struct split {
+	const char *path;
+	rs_input *in;          /* the owner's: segments read it with pread */
+	rs_source src;         /* the owner's progress, for what a segment notes */
+	rs_source at_start;
+	segment *seg;
+	size_t nseg;
+	size_t nfinished;      /* segments 0 .. nfinished-1 are done */
+	size_t nprogress;      /* ... and the progress reaches the end of these */
+	uint64_t lines_before; /* lines before segment nfinished */
+} split;
+
 /* every source this import has read */
 typedef struct src_entry {
 	rs_source cur;        /* the progress handed over last: where a second
@@ -305,6 +357,11 @@ struct rs_import {
 	rs_batch **spare_batch;
 	char **spare_buf;
 	size_t nspare_batch, nspare_buf;
+	/* segments waiting for a parser, in order; rs_import_add calls that
+	 * have not yet said whether they queue any (helpers wait for them) */
+	segment *queue, **queue_end;
+	size_t adding;
+	size_t segment_bytes;
 	pthread_t thread;
 	int started;          /* mu, cv and the committer thread exist */
 	/* inputs read at once call back one at a time */
@@ -324,7 +381,22 @@ typedef struct importer {
 	rs_source at_start;   /* progress before this run */
 	rs_import_counts *counts;
 	line_reader lr;
+	segment *seg;         /* the segment read, or NULL: the whole input */
+	/* a segment after the first: its line numbers are relative until the
+	 * segments before it are done, and its rejects are held until then */
+	int base_known;
+	uint64_t line_base;
+	struct held *held, **held_end;
+	size_t held_bytes;
 } importer;
+
+/* a reject held back */
+typedef struct held {
+	struct held *next;
+	rs_error err;
+	size_t len;
+	char line[];
+} held;
 
 static src_entry *src_find(rs_import *imp, const uint8_t fp[16])
 {
@@ -474,7 +546,10 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 	if ((rc = imp->rc)) {
 		*err = imp->err;
 	} else if ((rc = rs_runs_add(set->runs, im->batch, err)) == 0) {
-		if ((rc = src_note(imp, imp->cur, &im->src))) {
+		/* a later segment's batch goes in with no progress: the source's
+		 * moves when the segments before are done (segment_done) */
+		int noted = im->seg == NULL || im->seg->k == 0;
+		if (noted && (rc = src_note(imp, imp->cur, &im->src))) {
 			rs_error_set(err, rc, "out of memory");
 		} else {
 			set->since += rs_batch_observations(im->batch);
@@ -490,17 +565,72 @@ static int commit(importer *im, uint64_t at, uint64_t lines, unsigned flags,
 }
 
 /* Callbacks of inputs read at once come one at a time; the pieces of an
- * overlong line come together. */
+ * overlong line come together.  e's line counts from the segment's start:
+ * the lines before it are added here. */
+static void call_reject(importer *im, const rs_error *e, const char *p, size_t n, int more)
+{
+	rs_error abs;
+	const rs_error *use = e;
+
+	if (im->line_base && e->line) {
+		abs = *e;
+		abs.line += im->line_base;
+		use = &abs;
+	}
+	if (!im->cb_locked)
+		pthread_mutex_lock(&im->imp->cb_mu);
+	im->opts->on_reject(im->opts->ctx, use, p, n, more);
+	im->cb_locked = more;
+	if (!more)
+		pthread_mutex_unlock(&im->imp->cb_mu);
+}
+
+/* A segment's line numbers become known when the segments before it are
+ * done: wait for that, then pass on the rejects held back meanwhile. */
+static void know_base(importer *im)
+{
+	rs_import *imp = im->imp;
+	segment *sg = im->seg;
+
+	if (im->base_known)
+		return;
+	pthread_mutex_lock(&imp->mu);
+	while (sg->sp->nfinished < sg->k)
+		pthread_cond_wait(&imp->cv, &imp->mu);
+	im->line_base = sg->sp->lines_before;
+	pthread_mutex_unlock(&imp->mu);
+	im->base_known = 1;
+	while (im->held) {
+		held *h = im->held;
+		im->held = h->next;
+		call_reject(im, &h->err, h->line, h->len, 0);
+		free(h);
+	}
+	im->held_end = &im->held;
+	im->held_bytes = 0;
+}
+
 static void emit_reject(importer *im, const rs_error *e, const char *p, size_t n, int more)
 {
 	if (im->opts->on_reject == NULL)
 		return;
-	if (!im->cb_locked)
-		pthread_mutex_lock(&im->imp->cb_mu);
-	im->opts->on_reject(im->opts->ctx, e, p, n, more);
-	im->cb_locked = more;
-	if (!more)
-		pthread_mutex_unlock(&im->imp->cb_mu);
+	if (!im->base_known) {
+		held *h;
+		if (!more && im->held_bytes + n <= MAX_HELD_REJECTS &&
+		    (h = malloc(sizeof *h + n)) != NULL) {
+			h->next = NULL;
+			h->err = *e;
+			h->len = n;
+			memcpy(h->line, p, n);
+			*im->held_end = h;
+			im->held_end = &h->next;
+			im->held_bytes += n;
+			return;
+		}
+		/* too much to hold (or a line in pieces): wait for the base */
+		know_base(im);
+	}
+	call_reject(im, e, p, n, more);
 }
 
 static void emit_warning(importer *im, const rs_error *w)
@@ -514,6 +644,8 @@ static void emit_warning(importer *im, const rs_error *w)
 
 static void emit_progress(importer *im, const char *path)
 {
+	if (im->lr.pread)
+		return; /* a segment's reader: the owner shows the input's */
 	/* progress is for the eyes: skipped when another input is showing */
 	if (im->opts->on_progress && pthread_mutex_trylock(&im->imp->cb_mu) == 0) {
 		im->opts->on_progress(im->opts->ctx, path, rs_input_raw_bytes(im->lr.in),
@@ -632,6 +764,8 @@ int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
 	imp->opts = opts;
 	imp->parsers = opts->parsers ? opts->parsers : 1;
 	imp->commit_events = opts->commit_events ? opts->commit_events : DEFAULT_COMMIT_EVENTS;
+	imp->segment_bytes = opts->segment_bytes ? opts->segment_bytes : DEFAULT_SEGMENT_BYTES;
+	imp->queue_end = &imp->queue;
 	if ((imp->reading = calloc(imp->parsers, sizeof *imp->reading)) == NULL ||
 	    (imp->spare_batch = calloc(imp->parsers, sizeof *imp->spare_batch)) == NULL ||
 	    (imp->spare_buf = calloc(imp->parsers, sizeof *imp->spare_buf)) == NULL) {
@@ -728,26 +862,462 @@ int rs_import_log(rs_store *s, const char *path, const rs_import_opts *opts,
 	return rc;
 }
 
-int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs_error *err)
+/* Read lines into the batch until one starts at or past limit, or the
+ * input ends; *lineno is the number of the line read last. */
+static int read_lines(importer *im, const char *path, uint64_t limit, uint64_t *lineno,
+                      unsigned *open_line, rs_error *err)
+{
+	const rs_import_opts *opts = im->opts;
+	rs_import_counts *counts = im->counts;
+	int rc;
+
+	rs_error long_err;
+	for (;;) {
+		const char *p;
+		size_t len, raw_len;
+		int nl;
+		const rs_obs *ev;
+		size_t nev;
+		rs_error lerr;
+		line l;
+
+		/* absolute: a refill in next_line may move the buffer */
+		uint64_t at = im->lr.base + im->lr.start;
+		if (!im->lr.overlong && at >= limit)
+			break; /* the next segment's line */
+		if (!im->lr.overlong && rs_batch_full(im->batch) &&
+		    (rc = commit(im, at, *lineno, 0, 0, err)))
+			return rc;
+		if ((rc = next_line(&im->lr, &l, err)))
+			return rc;
+		if (l.p == NULL)
+			break;
+		if ((*lineno & 0xffff) == 0)
+			emit_progress(im, path);
+		uint64_t line_off = im->lr.base + (uint64_t)(l.p - im->lr.buf);
+		if (l.overlong) {
+			/* too long to hold: rejected, and passed on piece by piece */
+			if (l.first) {
+				(*lineno)++;
+				counts->lines++;
+				counts->rejected++;
+				rs_error_clear(&long_err);
+				rs_error_set(&long_err, RS_EBADLINE, "line longer than %u bytes",
+				             (unsigned)RS_MAX_LINE);
+				rs_error_locate(&long_err, path, *lineno, line_off);
+				if (opts->strict) {
+					counts->rejected--;
+					rc = commit(im, at, *lineno - 1, 0, 1, err);
+					counts->rejected++;
+					if (rc)
+						return rc;
+					*err = long_err;
+					rc = RS_ESTOPPED;
+					return rc;
+				}
+			}
+			emit_reject(im, &long_err, l.p, l.len, !l.last);
+			continue;
+		}
+		p = l.p;
+		len = l.len;
+		nl = l.nl;
+		(*lineno)++;
+		uint64_t first_lineno = *lineno;
+		if (im->lr.csv)
+			for (const char *q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++)
+				(*lineno)++; /* newlines inside quoted values */
+		raw_len = len;
+		if (len && p[len - 1] == '\r')
+			len--;
+		/* a UTF-8 byte order mark at the start of the input is skipped */
+		if (line_off == 0 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+			p += 3;
+			len -= 3;
+			raw_len -= 3;
+		}
+		counts->lines += 1 + (*lineno - first_lineno);
+		if (is_blank(p, len)) {
+			counts->blank++;
+			continue;
+		}
+		rs_error_clear(&lerr);
+		int was_header = im->ps.header_pending;
+		rc = parse_record(&im->ps, p, len, &ev, &nev, &lerr);
+		if (rc == RS_EBADHEADER) {
+			*err = lerr;
+			rs_error_locate(err, path, first_lineno, line_off + lerr.offset);
+			return rc;
+		}
+		if (rc == 0 && was_header && im->ps.dump &&
+		    *rs_dump_ignored_columns(im->ps.dump) && opts->on_warning) {
+			rs_error w;
+			rs_error_clear(&w);
+			rs_error_set(&w, 0, "ignoring the dump's unknown columns %s",
+			             rs_dump_ignored_columns(im->ps.dump));
+			rs_error_locate(&w, path, first_lineno, line_off);
+			emit_warning(im, &w);
+		}
+		if (rc == RS_EBADLINE && !nl) {
+			/* a last line without a newline that does not parse is still
+			 * being written: leave it for a later run */
+			counts->lines -= 1 + (*lineno - first_lineno);
+			*lineno = first_lineno - 1;
+			counts->pending_bytes = raw_len;
+			im->lr.start = im->lr.scan = (size_t)(at - im->lr.base);
+			break;
+		}
+		if (rc == RS_EBADLINE) {
+			counts->rejected++;
+			rs_error_locate(&lerr, path, first_lineno, line_off + lerr.offset);
+			emit_reject(im, &lerr, p, raw_len, 0);
+			if (opts->strict) {
+				/* commit what came before: a re-run resumes at this line,
+				 * so the source does not count it yet */
+				counts->rejected--;
+				rc = commit(im, at, first_lineno - 1, 0, 1, err);
+				counts->rejected++;
+				if (rc)
+					return rc;
+				*err = lerr;
+				rc = RS_ESTOPPED;
+				return rc;
+			}
+			continue;
+		}
+		if (rc) {
+			rs_error_locate(err, path, first_lineno, line_off);
+			rs_error_set(err, rc, "%s", lerr.text);
+			return rc;
+		}
+		size_t kept = 0;
+		for (size_t i = 0; i < nev; i++) {
+			if (opts->shard_n > 1 && rs_shard_of(ev[i].user_id, opts->shard_n) != opts->shard_k)
+				continue;
+			if ((rc = rs_batch_add_obs(im->batch, &ev[i]))) {
+				rs_error_set(err, rc, "out of memory");
+				return rc;
+			}
+			kept++;
+		}
+		counts->events += kept;
+		counts->other_shards += nev - kept;
+		*open_line = nl ? 0 : RS_SOURCE_OPEN_LINE;
+	}
+	return 0;
+}
+
+/* The pool of batches and line buffers (see struct rs_import). */
+static char *buf_take(rs_import *imp)
+{
+	char *buf = NULL;
+
+	pthread_mutex_lock(&imp->mu);
+	if (imp->nspare_buf)
+		buf = imp->spare_buf[--imp->nspare_buf];
+	pthread_mutex_unlock(&imp->mu);
+	return buf ? buf : malloc(BUF_SIZE);
+}
+
+static int batch_take(rs_import *imp, rs_batch **out)
 {
 	const rs_import_opts *opts = imp->opts;
-	importer im = { .imp = imp, .s = imp->s, .opts = opts, .counts = counts };
-	uint64_t lineno;
+
+	pthread_mutex_lock(&imp->mu);
+	*out = imp->nspare_batch ? imp->spare_batch[--imp->nspare_batch] : NULL;
+	pthread_mutex_unlock(&imp->mu);
+	if (*out)
+		return 0;
+	return rs_batch_new(out, opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS,
+	                    opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES);
+}
+
+/* Give back an importer's batch (what it holds was not spilled, so is not
+ * applied: its progress is not either) and line buffer. */
+static void give_back(importer *im)
+{
+	rs_import *imp = im->imp;
+
+	pthread_mutex_lock(&imp->mu);
+	if (im->batch) {
+		rs_batch_clear(im->batch);
+		if (imp->nspare_batch < imp->parsers)
+			imp->spare_batch[imp->nspare_batch++] = im->batch;
+		else
+			rs_batch_free(im->batch);
+		im->batch = NULL;
+	}
+	if (im->lr.buf) {
+		if (imp->nspare_buf < imp->parsers)
+			imp->spare_buf[imp->nspare_buf++] = im->lr.buf;
+		else
+			free(im->lr.buf);
+		im->lr.buf = NULL;
+	}
+	pthread_mutex_unlock(&imp->mu);
+}
+
+/* With imp->mu held: segment sg is done (its batches spilled, its rejects
+ * passed on).  The segments done in a row from the first give the lines
+ * before the next one; those read without error, the source's progress. */
+static void segment_done(rs_import *imp, segment *sg)
+{
+	split *sp = sg->sp;
+	size_t had = sp->nprogress;
+
+	sg->done = 1;
+	while (sp->nfinished < sp->nseg && sp->seg[sp->nfinished].done)
+		sp->lines_before += sp->seg[sp->nfinished++].counts.lines;
+	while (sp->nprogress < sp->nfinished && sp->seg[sp->nprogress].rc == 0)
+		sp->nprogress++;
+	/* not to the end of a segment no line starts in: it is not known */
+	while (sp->nprogress > had && sp->seg[sp->nprogress - 1].end == NO_END)
+		sp->nprogress--;
+	if (sp->nprogress > had && sp->nprogress > 1) {
+		/* the first segment's own batches carried its progress */
+		rs_source src = sp->src;
+		const segment *last = &sp->seg[sp->nprogress - 1];
+		src.bytes = last->end;
+		src.tail_hash = last->tail_hash;
+		src.flags = last->open_line;
+		src.lines = sp->at_start.lines;
+		src.events = sp->at_start.events;
+		src.rejected = sp->at_start.rejected;
+		for (size_t k = 0; k < sp->nprogress; k++) {
+			src.lines += sp->seg[k].counts.lines;
+			src.events += sp->seg[k].counts.events;
+			src.rejected += sp->seg[k].counts.rejected;
+		}
+		int rc = src_note(imp, imp->cur, &src);
+		if (rc && sg->rc == 0) {
+			sg->rc = rc;
+			rs_error_set(&sg->err, rc, "out of memory");
+		}
+	}
+	pthread_cond_broadcast(&imp->cv);
+}
+
+/* Start a segment's reader at its first line: the one after the first
+ * newline at or after from - 1 (from > 0).  *none is set when no line
+ * starts before to: the line that covers the segment is the one before's,
+ * and where the next line starts is the next segment's to find (looking
+ * further would read a long line once per segment it covers). */
+static int seek_line(line_reader *lr, uint64_t from, uint64_t to, int *none, rs_error *err)
+{
+	int rc;
+
+	*none = 0;
+	lr->base = from - 1;
+	lr->start = lr->scan = lr->end = 0;
+	lr->eof = 0;
+	for (;;) {
+		char *q = memchr(lr->buf + lr->scan, '\n', lr->end - lr->scan);
+		if (q && lr->base + (uint64_t)(q - lr->buf) + 1 < to) {
+			lr->start = lr->scan = (size_t)(q - lr->buf) + 1;
+			return 0;
+		}
+		lr->start = lr->scan = lr->end;
+		if (q || lr->base + lr->end >= to) {
+			*none = 1;
+			return 0;
+		}
+		if (lr->eof)
+			return 0; /* the input ends in it, in no line or a last one */
+		if ((rc = fill(lr, err)))
+			return rc;
+	}
+}
+
+/* Read a segment after the first, in whichever parser took it. */
+static void run_segment(rs_import *imp, segment *sg)
+{
+	split *sp = sg->sp;
+	importer im = { .imp = imp, .s = imp->s, .opts = imp->opts, .counts = &sg->counts,
+	                .seg = sg };
+	uint64_t lineno = 0;
 	unsigned open_line = 0;
 	int rc;
 
+	im.held_end = &im.held;
+	rs_error_clear(&sg->err);
+	memset(&sg->counts, 0, sizeof sg->counts);
+	im.lr.in = sp->in;
+	im.lr.pread = 1;
+	im.lr.cap = BUF_SIZE;
+	if ((rc = parser_new(&im.ps, imp->opts)) || (im.lr.buf = buf_take(imp)) == NULL ||
+	    (rc = batch_take(imp, &im.batch))) {
+		rc = rs_error_set(&sg->err, RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	int none;
+	if ((rc = seek_line(&im.lr, sg->from, sg->to, &none, &sg->err)))
+		goto done;
+	if (none) {
+		sg->end = NO_END;
+		goto done;
+	}
+	uint64_t start = im.lr.base + im.lr.start;
+	if ((rc = read_lines(&im, sp->path, sg->to, &lineno, &open_line, &sg->err)))
+		goto done;
+	sg->end = im.lr.base + im.lr.start;
+	sg->tail_hash = tail_hash(&im.lr, sg->end);
+	sg->open_line = open_line;
+	sg->counts.bytes = sg->end - start;
+	if (rs_batch_count(im.batch))
+		rc = commit(&im, sg->end, lineno, open_line, 0, &sg->err);
+done:
+	if (rc && sg->err.line) {
+		know_base(&im);
+		sg->err.line += im.line_base;
+	}
+	/* rejects held back go before the segment counts as done: so they
+	 * come in the input's order */
+	know_base(&im);
+	if (im.cb_locked)
+		pthread_mutex_unlock(&imp->cb_mu);
+	give_back(&im);
+	parser_free(&im.ps);
+	pthread_mutex_lock(&imp->mu);
+	sg->rc = rc;
+	segment_done(imp, sg);
+	pthread_mutex_unlock(&imp->mu);
+}
+
+/* With imp->mu held: read queued segments, for an owner until its own
+ * input's are all done, for a helper until none is queued and no
+ * rs_import_add may queue more. */
+static void work(rs_import *imp, const split *own)
+{
+	for (;;) {
+		if (own ? own->nfinished == own->nseg : imp->queue == NULL && imp->adding == 0)
+			return;
+		segment *sg = imp->queue;
+		if (sg == NULL) {
+			pthread_cond_wait(&imp->cv, &imp->mu);
+			continue;
+		}
+		if ((imp->queue = sg->next) == NULL)
+			imp->queue_end = &imp->queue;
+		pthread_mutex_unlock(&imp->mu);
+		run_segment(imp, sg);
+		pthread_mutex_lock(&imp->mu);
+	}
+}
+
+void rs_import_help(rs_import *imp)
+{
+	pthread_mutex_lock(&imp->mu);
+	work(imp, NULL);
+	pthread_mutex_unlock(&imp->mu);
+}
+
+/* Cut what is left of the input, from offset at, into segments, the first
+ * for the owner and the others queued; NULL when it is not worth it or
+ * cannot be (not a plain file, a dump, strict mode, one parser). */
+static split *split_input(importer *im, const char *path, uint64_t at)
+{
+	rs_import *imp = im->imp;
+	uint64_t size = rs_input_raw_size(im->lr.in), seg = imp->segment_bytes;
+
+	if (imp->parsers < 2 || im->opts->format != RS_IN_LOG || im->opts->strict ||
+	    !rs_input_seekable(im->lr.in) || size < at || size - at < 2 * seg)
+		return NULL;
+	/* at most MAX_SEGMENTS: a segment's state is about a kilobyte */
+	if ((size - at) / seg > MAX_SEGMENTS)
+		seg = (size - at + MAX_SEGMENTS - 1) / MAX_SEGMENTS;
+	size_t n = (size_t)((size - at) / seg);
+	split *sp = calloc(1, sizeof *sp);
+	if (sp == NULL || (sp->seg = calloc(n, sizeof *sp->seg)) == NULL) {
+		free(sp);
+		return NULL; /* read by one parser, then */
+	}
+	sp->path = path;
+	sp->in = im->lr.in;
+	sp->src = im->src;
+	sp->at_start = im->at_start;
+	sp->lines_before = im->at_start.lines;
+	sp->nseg = n;
+	for (size_t k = 0; k < n; k++) {
+		sp->seg[k].sp = sp;
+		sp->seg[k].k = k;
+		sp->seg[k].from = at + k * seg;
+		sp->seg[k].to = k + 1 < n ? at + (k + 1) * seg : UINT64_MAX;
+	}
+	pthread_mutex_lock(&imp->mu);
+	for (size_t k = 1; k < n; k++) {
+		*imp->queue_end = &sp->seg[k];
+		imp->queue_end = &sp->seg[k].next;
+	}
+	pthread_cond_broadcast(&imp->cv);
+	pthread_mutex_unlock(&imp->mu);
+	return sp;
+}
+
+/* The owner's end of a split input: the segments not yet taken are not
+ * read when the first failed; wait for the others, and add up. */
+static int split_finish(importer *im, split *sp, int rc, rs_error *err)
+{
+	rs_import *imp = im->imp;
+	rs_import_counts *counts = im->counts;
+
+	pthread_mutex_lock(&imp->mu);
+	if (rc) {
+		for (segment **q = &imp->queue; *q;) {
+			if ((*q)->sp == sp) {
+				(*q)->rc = RS_ESTOPPED;
+				segment_done(imp, *q);
+				*q = (*q)->next;
+			} else {
+				q = &(*q)->next;
+			}
+		}
+		imp->queue_end = &imp->queue;
+		while (*imp->queue_end)
+			imp->queue_end = &(*imp->queue_end)->next;
+	}
+	work(imp, sp);
+	pthread_mutex_unlock(&imp->mu);
+	/* seg[0]'s counts are *counts already */
+	for (size_t k = 1; k < sp->nseg; k++) {
+		const rs_import_counts *c = &sp->seg[k].counts;
+		counts->bytes += c->bytes;
+		counts->lines += c->lines;
+		counts->blank += c->blank;
+		counts->events += c->events;
+		counts->rejected += c->rejected;
+		counts->other_shards += c->other_shards;
+		counts->pending_bytes += c->pending_bytes;
+		if (rc == 0 && sp->seg[k].rc) {
+			rc = sp->seg[k].rc;
+			*err = sp->seg[k].err;
+		}
+	}
+	free(sp->seg);
+	free(sp);
+	return rc;
+}
+
+int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs_error *err)
+{
+	const rs_import_opts *opts = imp->opts;
+	importer im = { .imp = imp, .s = imp->s, .opts = opts, .counts = counts, .base_known = 1 };
+	uint64_t lineno, limit = UINT64_MAX;
+	unsigned open_line = 0;
+	split *sp = NULL;
+	int adding = 1, rc;
+
 	memset(counts, 0, sizeof *counts);
+	im.held_end = &im.held;
+	pthread_mutex_lock(&imp->mu);
+	imp->adding++;
+	pthread_mutex_unlock(&imp->mu);
 	if ((rc = parser_new(&im.ps, opts))) {
 		rs_error_set(err, rc, "out of memory");
 		goto free_parser;
 	}
 	im.lr.csv = opts->format == RS_IN_DUMP_CSV;
 	im.lr.cap = BUF_SIZE;
-	pthread_mutex_lock(&imp->mu);
-	if (imp->nspare_buf)
-		im.lr.buf = imp->spare_buf[--imp->nspare_buf];
-	pthread_mutex_unlock(&imp->mu);
-	if (im.lr.buf == NULL && (im.lr.buf = malloc(im.lr.cap)) == NULL) {
+	if ((im.lr.buf = buf_take(imp)) == NULL) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto free_parser;
 	}
@@ -756,13 +1326,7 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	int restart;
 	if ((rc = resume(&im, path, &restart, err)))
 		goto close_input;
-	size_t bytes = opts->batch_bytes ? opts->batch_bytes : DEFAULT_BATCH_BYTES;
-	size_t keys = opts->batch_keys ? opts->batch_keys : DEFAULT_BATCH_KEYS;
-	pthread_mutex_lock(&imp->mu);
-	if (imp->nspare_batch)
-		im.batch = imp->spare_batch[--imp->nspare_batch];
-	pthread_mutex_unlock(&imp->mu);
-	if (im.batch == NULL && (rc = rs_batch_new(&im.batch, keys, bytes))) {
+	if ((rc = batch_take(imp, &im.batch))) {
 		rs_error_set(err, rc, "out of memory");
 		goto close_input;
 	}
@@ -785,140 +1349,20 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	}
 	lineno = im.at_start.lines;
 	uint64_t read_from = im.lr.base + im.lr.start;
-
-	rs_error long_err;
-	for (;;) {
-		const char *p;
-		size_t len, raw_len;
-		int nl;
-		const rs_obs *ev;
-		size_t nev;
-		rs_error lerr;
-		line l;
-
-		/* absolute: a refill in next_line may move the buffer */
-		uint64_t at = im.lr.base + im.lr.start;
-		if (!im.lr.overlong && rs_batch_full(im.batch) &&
-		    (rc = commit(&im, at, lineno, 0, 0, err)))
-			goto close_input;
-		if ((rc = next_line(&im.lr, &l, err)))
-			goto close_input;
-		if (l.p == NULL)
-			break;
-		if ((lineno & 0xffff) == 0)
-			emit_progress(&im, path);
-		uint64_t line_off = im.lr.base + (uint64_t)(l.p - im.lr.buf);
-		if (l.overlong) {
-			/* too long to hold: rejected, and passed on piece by piece */
-			if (l.first) {
-				lineno++;
-				counts->lines++;
-				counts->rejected++;
-				rs_error_clear(&long_err);
-				rs_error_set(&long_err, RS_EBADLINE, "line longer than %u bytes",
-				             (unsigned)RS_MAX_LINE);
-				rs_error_locate(&long_err, path, lineno, line_off);
-				if (opts->strict) {
-					counts->rejected--;
-					rc = commit(&im, at, lineno - 1, 0, 1, err);
-					counts->rejected++;
-					if (rc)
-						goto close_input;
-					*err = long_err;
-					rc = RS_ESTOPPED;
-					goto close_input;
-				}
-			}
-			emit_reject(&im, &long_err, l.p, l.len, !l.last);
-			continue;
-		}
-		p = l.p;
-		len = l.len;
-		nl = l.nl;
-		lineno++;
-		uint64_t first_lineno = lineno;
-		if (im.lr.csv)
-			for (const char *q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++)
-				lineno++; /* newlines inside quoted values */
-		raw_len = len;
-		if (len && p[len - 1] == '\r')
-			len--;
-		/* a UTF-8 byte order mark at the start of the input is skipped */
-		if (line_off == 0 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
-			p += 3;
-			len -= 3;
-			raw_len -= 3;
-		}
-		counts->lines += 1 + (lineno - first_lineno);
-		if (is_blank(p, len)) {
-			counts->blank++;
-			continue;
-		}
-		rs_error_clear(&lerr);
-		int was_header = im.ps.header_pending;
-		rc = parse_record(&im.ps, p, len, &ev, &nev, &lerr);
-		if (rc == RS_EBADHEADER) {
-			*err = lerr;
-			rs_error_locate(err, path, first_lineno, line_off + lerr.offset);
-			goto close_input;
-		}
-		if (rc == 0 && was_header && im.ps.dump &&
-		    *rs_dump_ignored_columns(im.ps.dump) && opts->on_warning) {
-			rs_error w;
-			rs_error_clear(&w);
-			rs_error_set(&w, 0, "ignoring the dump's unknown columns %s",
-			             rs_dump_ignored_columns(im.ps.dump));
-			rs_error_locate(&w, path, first_lineno, line_off);
-			emit_warning(&im, &w);
-		}
-		if (rc == RS_EBADLINE && !nl) {
-			/* a last line without a newline that does not parse is still
-			 * being written: leave it for a later run */
-			counts->lines -= 1 + (lineno - first_lineno);
-			lineno = first_lineno - 1;
-			counts->pending_bytes = raw_len;
-			im.lr.start = im.lr.scan = (size_t)(at - im.lr.base);
-			break;
-		}
-		if (rc == RS_EBADLINE) {
-			counts->rejected++;
-			rs_error_locate(&lerr, path, first_lineno, line_off + lerr.offset);
-			emit_reject(&im, &lerr, p, raw_len, 0);
-			if (opts->strict) {
-				/* commit what came before: a re-run resumes at this line,
-				 * so the source does not count it yet */
-				counts->rejected--;
-				rc = commit(&im, at, first_lineno - 1, 0, 1, err);
-				counts->rejected++;
-				if (rc)
-					goto close_input;
-				*err = lerr;
-				rc = RS_ESTOPPED;
-				goto close_input;
-			}
-			continue;
-		}
-		if (rc) {
-			rs_error_locate(err, path, first_lineno, line_off);
-			rs_error_set(err, rc, "%s", lerr.text);
-			goto close_input;
-		}
-		size_t kept = 0;
-		for (size_t i = 0; i < nev; i++) {
-			if (opts->shard_n > 1 && rs_shard_of(ev[i].user_id, opts->shard_n) != opts->shard_k)
-				continue;
-			if ((rc = rs_batch_add_obs(im.batch, &ev[i]))) {
-				rs_error_set(err, rc, "out of memory");
-				goto close_input;
-			}
-			kept++;
-		}
-		counts->events += kept;
-		counts->other_shards += nev - kept;
-		open_line = nl ? 0 : RS_SOURCE_OPEN_LINE;
+	if ((sp = split_input(&im, path, read_from)) != NULL) {
+		im.seg = &sp->seg[0];
+		limit = sp->seg[0].to;
 	}
+	pthread_mutex_lock(&imp->mu);
+	imp->adding--;
+	adding = 0;
+	pthread_cond_broadcast(&imp->cv);
+	pthread_mutex_unlock(&imp->mu);
+
+	rc = read_lines(&im, path, limit, &lineno, &open_line, err);
+	if (rc)
+		goto close_input;
 	counts->bytes = im.lr.base + im.lr.start - read_from;
-	counts->already_done = counts->skipped_bytes > 0 && counts->lines == 0;
 	/* record the progress even when nothing new was applied, unless the
 	 * input held nothing complete at all; the committer commits when it is
 	 * time, rs_import_commit at the end */
@@ -927,19 +1371,29 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 	else
 		rc = 0;
 close_input:
+	if (sp) {
+		segment *first = &sp->seg[0];
+		first->counts = *counts;
+		first->end = im.lr.base + im.lr.start;
+		first->rc = rc;
+		if (im.cb_locked) {
+			pthread_mutex_unlock(&imp->cb_mu);
+			im.cb_locked = 0;
+		}
+		/* the buffer and batch go back for the segments' readers */
+		give_back(&im);
+		pthread_mutex_lock(&imp->mu);
+		segment_done(imp, first);
+		pthread_mutex_unlock(&imp->mu);
+		rc = split_finish(&im, sp, rc, err);
+	}
+	counts->already_done = counts->skipped_bytes > 0 && counts->lines == 0;
 	rs_input_close(im.lr.in);
 release:
 	if (im.cb_locked)
 		pthread_mutex_unlock(&imp->cb_mu);
+	give_back(&im);
 	pthread_mutex_lock(&imp->mu);
-	/* what was not spilled is not applied: its progress is not either */
-	if (im.batch) {
-		rs_batch_clear(im.batch);
-		if (imp->nspare_batch < imp->parsers)
-			imp->spare_batch[imp->nspare_batch++] = im.batch;
-		else
-			rs_batch_free(im.batch);
-	}
 	if (im.reading) {
 		for (size_t i = 0; i < imp->nreading; i++)
 			if (memcmp(imp->reading[i], im.src.fingerprint, 16) == 0) {
@@ -952,16 +1406,14 @@ release:
 	pthread_cond_broadcast(&imp->cv);
 	pthread_mutex_unlock(&imp->mu);
 free_buf:
-	if (im.lr.buf) {
-		pthread_mutex_lock(&imp->mu);
-		if (imp->nspare_buf < imp->parsers) {
-			imp->spare_buf[imp->nspare_buf++] = im.lr.buf;
-			im.lr.buf = NULL;
-		}
-		pthread_mutex_unlock(&imp->mu);
-		free(im.lr.buf);
-	}
+	give_back(&im);
 free_parser:
 	parser_free(&im.ps);
+	if (adding) {
+		pthread_mutex_lock(&imp->mu);
+		imp->adding--;
+		pthread_cond_broadcast(&imp->cv);
+		pthread_mutex_unlock(&imp->mu);
+	}
 	return rc;
 }

@@ -237,6 +237,27 @@ int rs_input_read(rs_input *in, char *buf, size_t cap, size_t *got,
 	}
 }
 
+int rs_input_seekable(const rs_input *in)
+{
+	return in->kind == RS_INPUT_PLAIN && in->raw_size > 0;
+}
+
+int rs_input_pread(rs_input *in, char *buf, size_t cap, uint64_t off, size_t *got,
+                   rs_error *err)
+{
+	ssize_t r;
+
+	if (!rs_input_seekable(in))
+		return rs_error_set(err, RS_EUSAGE, "'%s' cannot be read at an offset", in->path);
+	do
+		r = pread(in->fd, buf, cap, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return io_error(err, in->path, errno, "cannot read");
+	*got = (size_t)r;
+	return 0;
+}
+
 rs_input_kind rs_input_kind_of(const rs_input *in)
 {
 	return in->kind;

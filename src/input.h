@@ -21,6 +21,13 @@ int rs_input_open(rs_input **out, const char *path, rs_error *err);
 /* Read up to cap decompressed bytes; *got is 0 at the end. */
 int rs_input_read(rs_input *in, char *buf, size_t cap, size_t *got,
                   rs_error *err);
+/* For a plain regular file: read up to cap bytes at offset off, without
+ * moving the stream (several threads may each read a part of one input);
+ * RS_EUSAGE for other inputs. */
+int rs_input_pread(rs_input *in, char *buf, size_t cap, uint64_t off, size_t *got,
+                   rs_error *err);
+/* Whether rs_input_pread can be used. */
+int rs_input_seekable(const rs_input *in);
 rs_input_kind rs_input_kind_of(const rs_input *in);
 /* Bytes read from the file itself (compressed ones, for progress), and its
  * size when it is a regular file (0 when unknown: a pipe, standard input). */

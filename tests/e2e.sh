@@ -128,6 +128,51 @@ sed -n 2p "$T/long.jsonl" > "$T/long-want.txt"
 assert_same_file "overlong line copied verbatim" "$T/long-want.txt" "$T/long-rejects.txt"
 rm -f "$T/long.jsonl" "$T/long-want.txt" "$T/long-rejects.txt"
 
+# --- a large input is read in segments that any parser takes: the same
+# records, rejects (in order, with their line numbers), counts and progress
+# as one parser reading it all -- with bad lines, a line longer than the
+# line buffer across several segments, a last line still being written,
+# and a resumed import (REWARDSTORE_SEGMENT_BYTES makes segments small)
+"$top_builddir/tools/rewardstore-gen" --events 6000 --files 1 --seed 21 --bad-rate 0.02 "$T/seg" 2>/dev/null
+{
+	head -n 2500 "$T/seg-0.jsonl"
+	printf '{"user_id":"%s","character_dialog":"' "$U1"
+	head -c 5000000 /dev/zero | tr '\0' 'y'
+	printf '"}\n'
+	sed -n '2501,$p' "$T/seg-0.jsonl"
+	head -n 1 "$P2" | head -c 90
+} > "$T/seg.jsonl"
+size=$(wc -c < "$T/seg.jsonl")
+# cut mid-line, past the long line: a first import of a shorter file
+head -c $((size - 400017)) "$T/seg.jsonl" > "$T/seg-part.jsonl"
+seg_import() { # NAME PARSERS: the part, then the whole file, into store NAME
+	cp "$T/seg-part.jsonl" "$T/segin.jsonl"
+	for step in 1 2; do
+		REWARDSTORE_PARSERS=$2 REWARDSTORE_SEGMENT_BYTES=65536 \
+			run --db "$T/$1" import --rejects "$T/$1.rej" "$T/segin.jsonl" \
+			> /dev/null 2> "$T/$1.err$step"
+		echo $? >> "$T/$1.status"
+		# the summary's time column differs from run to run
+		sed 's/ *[0-9.]*s$//' "$T/$1.err$step" > "$T/$1.msg$step"
+		cp "$T/seg.jsonl" "$T/segin.jsonl"
+	done
+	export_of "$T/$1" "$T/$1.csv"
+	run --db "$T/$1" stats --json > "$T/$1.stats"
+}
+seg_import seg1 1
+seg_import seg3 3
+assert_eq "segments: exit statuses" "$(cat "$T/seg1.status")" "$(cat "$T/seg3.status")"
+assert_same_file "segments: messages of the first import" "$T/seg1.msg1" "$T/seg3.msg1"
+assert_same_file "segments: messages of the resumed import" "$T/seg1.msg2" "$T/seg3.msg2"
+assert_same_file "segments: rejects" "$T/seg1.rej" "$T/seg3.rej"
+assert_same_file "segments: export" "$T/seg1.csv" "$T/seg3.csv"
+assert_same_file "segments: stats and progress" "$T/seg1.stats" "$T/seg3.stats"
+assert_grep "segments: the overlong line" "segin.jsonl:2501: line longer than" "$T/seg1.msg1"
+assert_grep "segments: the last line waits" "has no newline and does not parse yet" "$T/seg1.msg2"
+assert_eq "segments: every line read once" "$(wc -l < "$T/seg.jsonl" | tr -d ' ')" \
+	"$(sed -n 's/.*"lines": \([0-9]*\).*/\1/p' "$T/seg1.stats")"
+rm -rf "$T"/seg*
+
 # --- strict: stop at the first bad line, keep what came before, resume there
 run --db "$T/s" import --strict "$T/bad.jsonl" 2> "$T/s.err"
 assert_status "strict stops" 1 $?

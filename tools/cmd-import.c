@@ -169,8 +169,11 @@ static void *run_inputs(void *arg)
 		if (i >= 0)
 			run->res[i].started = 1;
 		pthread_mutex_unlock(&run->mu);
-		if (i < 0)
+		if (i < 0) {
+			/* no input left: read segments of the others' */
+			rs_import_help(run->imp);
 			return NULL;
+		}
 		input_result *r = &run->res[i];
 		double t0 = now();
 		rs_error_clear(&r->err);
@@ -221,6 +224,12 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	knob = getenv("REWARDSTORE_BATCH_BYTES");
 	if (knob)
 		opts->batch_bytes = strtoull(knob, NULL, 10);
+	knob = getenv("REWARDSTORE_SEGMENT_BYTES");
+	if (knob)
+		opts->segment_bytes = strtoull(knob, NULL, 10);
+	knob = getenv("REWARDSTORE_PARSERS");
+	if (knob)
+		opts->parsers = strtoull(knob, NULL, 10);
 
 
 	res = calloc((size_t)ninputs, sizeof *res);
@@ -239,8 +248,8 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	}
 	if (opts->strict)
 		opts->parsers = 1;
-	if (opts->parsers > (size_t)ninputs)
-		opts->parsers = (size_t)ninputs;
+	/* more parsers than inputs still help: large inputs are read in
+	 * segments any of them takes */
 	rctx.started = now();
 	rs_import *imp;
 	rs_error err;

@@ -70,6 +70,10 @@ typedef struct rs_import_opts {
 	/* How many rs_import_add calls may run at once, from as many threads
 	 * (0: 1).  Each holds a batch and a line buffer. */
 	size_t parsers;
+	/* A plain log at least twice this long is cut into segments of about
+	 * this many bytes that any of the parsers may read (0: the default,
+	 * 16 MiB); see rs_import_help. */
+	size_t segment_bytes;
 	rs_reject_fn on_reject;
 	rs_warn_fn on_warning;
 	rs_progress_fn on_progress;
@@ -101,6 +105,11 @@ int rs_import_begin(rs_store *s, const rs_import_opts *opts, rs_import **out,
                     rs_error *err);
 int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts,
                   rs_error *err);
+/* Read segments of the inputs other threads are adding, until none is
+ * left: a parser thread with no input of its own calls this before it
+ * ends.  What it reads is counted, and its errors reported, by the
+ * rs_import_add call of the input. */
+void rs_import_help(rs_import *imp);
 int rs_import_commit(rs_import *imp, rs_error *err);
 void rs_import_free(rs_import *imp);
 
