@@ -38,7 +38,7 @@
  * at once costs a little memory). */
 #define DEFAULT_BATCH_KEYS 24576
 #define DEFAULT_BATCH_BYTES (6u << 20)
-#define DEFAULT_COMMIT_EVENTS 8000000
+#define DEFAULT_COMMIT_EVENTS 16000000
 #define MAX_RUN_BYTES (4ULL << 30)
 /* A plain input at least twice this long is read in segments of about this
  * many bytes, which any parser takes (doc/DESIGN.md, "Segments") */

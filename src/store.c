@@ -858,40 +858,79 @@ static int fold_next(folder *f, const uint8_t **key, size_t *key_len, const uint
  * tables) a fault costs 5-10 us, so the 15,000 new pages of a 1M-event
  * import cost the committer 0.1-0.15 s, and the copied leaves of a second
  * commit at 10M a third of its time.  MADV_POPULATE_WRITE (Linux 5.14)
- * does that work for a whole range in one call without the traps (about
- * 8 GB/s here).  The committer keeps a window populated ahead of where
- * LMDB takes pages: LMDB writes each page's number in its first bytes when
- * it takes it, and a populated page is zeros until then, so once the middle
- * of the last window is taken the next window is populated.  At most a
- * window goes unused (zeros beyond the pages in use, trimmed at close).
+ * does that work for a whole range in one call without the traps.  It
+ * still zeroes each page, which at 10M is a third of what the committer
+ * does alone at the end of its merge, so a thread of its own does it
+ * (rs-prefault), two windows ahead of where LMDB takes pages: LMDB writes
+ * a page's number in its first bytes when it takes it, and a populated
+ * page is zeros until then, so once the committer sees the page in the
+ * middle of the next-to-last window taken, it asks for one more.  At most
+ * two windows go unused (zeros beyond the pages in use, trimmed at close).
  * Where the call fails (older kernels, a full disk) the faults happen as
  * before, a full disk turning into its usual message. */
 #define PREFAULT_AHEAD (4u << 20)
 #define PREFAULT_EVERY 256 /* keys written between looks */
 
 typedef struct prefault {
-	uint8_t *map;         /* NULL: not done */
-	uint64_t map_size, end; /* bytes from the map's start */
+	uint8_t *map;          /* NULL: not done */
+	uint64_t map_size;
+	uint64_t asked;        /* the committer's: populated up to here, or soon */
 	unsigned count;
+	int threaded;          /* else the committer populates, in turn */
+	pthread_t thread;
+	pthread_mutex_t mu;    /* guards what follows */
+	pthread_cond_t cv;
+	uint64_t want, done_to;
+	int stop;
 } prefault;
+
+static int populate(uint8_t *p, uint64_t len)
+{
+	return madvise(p, len, 23 /* MADV_POPULATE_WRITE */);
+}
+
+static void *prefault_main(void *arg)
+{
+	prefault *pf = arg;
+
+	rs_thread_name("rs-prefault");
+	pthread_mutex_lock(&pf->mu);
+	while (!pf->stop) {
+		if (pf->done_to < pf->want) {
+			uint64_t from = pf->done_to, to = pf->want;
+			pthread_mutex_unlock(&pf->mu);
+			int failed = populate(pf->map + from, to - from) != 0;
+			pthread_mutex_lock(&pf->mu);
+			/* failed: LMDB faults the pages in itself */
+			pf->done_to = failed ? pf->map_size : to;
+			continue;
+		}
+		pthread_cond_wait(&pf->cv, &pf->mu);
+	}
+	pthread_mutex_unlock(&pf->mu);
+	return NULL;
+}
 
 static void prefault_more(prefault *pf)
 {
-	if (pf->map == NULL || ++pf->count % PREFAULT_EVERY)
+	uint64_t mid;
+
+	if (pf->map == NULL || ++pf->count % PREFAULT_EVERY || pf->asked >= pf->map_size)
 		return;
-	for (;;) {
-		uint64_t mid, to = pf->end + PREFAULT_AHEAD;
-		memcpy(&mid, pf->map + pf->end - PREFAULT_AHEAD / 2, sizeof mid);
-		if (mid == 0 || pf->end >= pf->map_size)
-			return; /* not taken yet, or the map is all populated */
-		if (to > pf->map_size)
-			to = pf->map_size;
-		if (madvise(pf->map + pf->end, to - pf->end, 23 /* MADV_POPULATE_WRITE */)) {
+	memcpy(&mid, pf->map + pf->asked - PREFAULT_AHEAD * 3 / 2, sizeof mid);
+	if (mid == 0)
+		return; /* not taken yet */
+	uint64_t from = pf->asked;
+	pf->asked = from + PREFAULT_AHEAD < pf->map_size ? from + PREFAULT_AHEAD : pf->map_size;
+	if (!pf->threaded) {
+		if (populate(pf->map + from, pf->asked - from))
 			pf->map = NULL;
-			return;
-		}
-		pf->end = to;
+		return;
 	}
+	pthread_mutex_lock(&pf->mu);
+	pf->want = pf->asked;
+	pthread_cond_signal(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
 }
 
 /* Where LMDB mapped data.mdb: it says only for MDB_FIXEDMAP, so it is
@@ -930,13 +969,30 @@ static void prefault_begin(prefault *pf, rs_store *s)
 	    mdb_env_stat(s->env, &st) || st.ms_psize % (unsigned)sysconf(_SC_PAGESIZE))
 		return;
 	uint64_t from = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-	if (from + PREFAULT_AHEAD > info.me_mapsize ||
+	if (from + 2 * PREFAULT_AHEAD > info.me_mapsize ||
 	    (pf->map = find_map(s, info.me_mapsize)) == NULL)
 		return;
 	pf->map_size = info.me_mapsize;
-	pf->end = from + PREFAULT_AHEAD;
-	if (madvise(pf->map + from, PREFAULT_AHEAD, 23 /* MADV_POPULATE_WRITE */))
+	pf->asked = pf->want = from + 2 * PREFAULT_AHEAD;
+	pf->done_to = from;
+	pf->threaded = rs_thread_start(&pf->thread, &pf->mu, &pf->cv, prefault_main, pf);
+	if (!pf->threaded && populate(pf->map + from, 2 * PREFAULT_AHEAD))
 		pf->map = NULL;
+}
+
+/* Before the transaction ends: the map may move after it. */
+static void prefault_end(prefault *pf)
+{
+	if (!pf->threaded)
+		return;
+	pthread_mutex_lock(&pf->mu);
+	pf->stop = 1;
+	pthread_cond_signal(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+	pthread_join(pf->thread, NULL);
+	pthread_cond_destroy(&pf->cv);
+	pthread_mutex_destroy(&pf->mu);
+	pf->threaded = 0;
 }
 
 /* A run read back is not what was written: say so, naming the store. */
@@ -1078,7 +1134,11 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		mdb_cursor_close(cur);
 		return fail(err, s->path, rc, "cannot read the last record");
 	}
-	prefault_begin(&pf, s);
+	/* small commits are not worth a thread, nor two windows of the map */
+	if (rs_runs_bytes(j->runs) >= 2 * PREFAULT_AHEAD)
+		prefault_begin(&pf, s);
+	else
+		memset(&pf, 0, sizeof pf);
 	/* Folding is most of the work, and only the writes to the B-tree must
 	 * be in this thread: another folds the high part of the key space
 	 * into a run of its own meanwhile, which this one writes as it comes
@@ -1107,6 +1167,7 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		rs_runs_follower_close(follower);
 		rs_runs_free(h.out);
 	}
+	prefault_end(&pf);
 	mdb_cursor_close(cur);
 	if (rc)
 		return rc;

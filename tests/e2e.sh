@@ -173,6 +173,20 @@ assert_eq "segments: every line read once" "$(wc -l < "$T/seg.jsonl" | tr -d ' '
 	"$(sed -n 's/.*"lines": \([0-9]*\).*/\1/p' "$T/seg1.stats")"
 rm -rf "$T"/seg*
 
+# --- one large commit (runs past 8 MiB: the fold thread, and the thread
+# that populates the map ahead of LMDB) gives the store that many small
+# commits give
+"$top_builddir/tools/rewardstore-gen" --events 100000 --files 2 --seed 23 "$T/lc" 2>/dev/null
+run --db "$T/lc-one" import --no-sync "$T/lc-0.jsonl" "$T/lc-1.jsonl" > /dev/null 2>&1
+assert_status "one large commit" 0 $?
+run --db "$T/lc-many" import --no-sync --commit-every 10000 "$T/lc-0.jsonl" "$T/lc-1.jsonl" > /dev/null 2>&1
+assert_status "many small commits" 0 $?
+export_of "$T/lc-one" "$T/lc-one.csv"
+export_of "$T/lc-many" "$T/lc-many.csv"
+assert_same_file "one commit or many: the same rows" "$T/lc-many.csv" "$T/lc-one.csv"
+assert_eq "one commit or many: every row" 100000 "$(obs_of "$T/lc-one")"
+rm -rf "$T"/lc*
+
 # --- strict: stop at the first bad line, keep what came before, resume there
 run --db "$T/s" import --strict "$T/bad.jsonl" 2> "$T/s.err"
 assert_status "strict stops" 1 $?

@@ -73,7 +73,7 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out);
 	"  --no-sync         do not wait for the disk (as PostgreSQL's --no-sync): a\n" \
 	"                    system crash during the import or soon after can damage\n" \
 	"                    the store; a crash of the process loses nothing\n" \
-	"  --commit-every N  commit after about N events (default 8000000); a crash\n" \
+	"  --commit-every N  commit after about N events (default 16000000); a crash\n" \
 	"                    falls back to the last commit, and fewer commits write less\n" \
 	"  --progress        show progress on standard error even when it is not a terminal\n" \
 	"  -q, --quiet       no progress (the summary table is still printed)\n"

@@ -63,7 +63,7 @@ typedef struct rs_import_opts {
 	int32_t default_offset_min;  /* RS_TZ_NONE or --default-tz */
 	size_t batch_keys;           /* 0: the default */
 	size_t batch_bytes;          /* 0: the default */
-	/* Commit after about this many observations (0: the default, 4
+	/* Commit after about this many observations (0: the default, 16
 	 * million).  A commit is what a crash falls back to; between commits
 	 * each B-tree page is copied once, so fewer commits write less. */
 	uint64_t commit_events;
