@@ -59,7 +59,7 @@ typedef struct line_reader {
 	int eof;
 	int overlong;            /* in a line too long to hold */
 	int csv;                 /* a newline inside quotes does not end a record */
-	int pread;               /* read at base + end (a segment), not on */
+	int pread;               /* a segment's: pread at base + end, not read() */
 	size_t quotes;           /* quotes in buf[start..scan) */
 } line_reader;
 
