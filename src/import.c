@@ -1392,7 +1392,6 @@ close_input:
 release:
 	if (im.cb_locked)
 		pthread_mutex_unlock(&imp->cb_mu);
-	give_back(&im);
 	pthread_mutex_lock(&imp->mu);
 	if (im.reading) {
 		for (size_t i = 0; i < imp->nreading; i++)
@@ -1406,7 +1405,7 @@ release:
 	pthread_cond_broadcast(&imp->cv);
 	pthread_mutex_unlock(&imp->mu);
 free_buf:
-	give_back(&im);
+	give_back(&im); /* the batch and the line buffer, to the next input */
 free_parser:
 	parser_free(&im.ps);
 	if (adding) {

@@ -570,7 +570,7 @@ static int reserve(rs_store *s, size_t n)
 typedef struct appender {
 	uint8_t last[512];    /* LMDB's keys are at most 511 bytes */
 	size_t last_len;
-	int empty, past;      /* the store held no key; past its last one */
+	int past;             /* past the store's last key: every key after is */
 } appender;
 
 static int appender_begin(appender *ap, MDB_cursor *cur)
@@ -580,7 +580,7 @@ static int appender_begin(appender *ap, MDB_cursor *cur)
 
 	memset(ap, 0, sizeof *ap);
 	if (rc == MDB_NOTFOUND) {
-		ap->empty = ap->past = 1;
+		ap->past = 1; /* an empty store */
 		return 0;
 	}
 	if (rc)
