@@ -1166,13 +1166,11 @@ static void run_segment(rs_import *imp, segment *sg)
 	if (rs_batch_count(im.batch))
 		rc = commit(&im, sg->end, lineno, open_line, 0, &sg->err);
 done:
-	if (rc && sg->err.line) {
-		know_base(&im);
-		sg->err.line += im.line_base;
-	}
 	/* rejects held back go before the segment counts as done: so they
-	 * come in the input's order */
+	 * come in the input's order; an error's line gets the base too */
 	know_base(&im);
+	if (rc && sg->err.line)
+		sg->err.line += im.line_base;
 	if (im.cb_locked)
 		pthread_mutex_unlock(&imp->cb_mu);
 	give_back(&im);

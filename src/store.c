@@ -1124,7 +1124,7 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	half h = { .runs = j->runs };
 	rs_runs_follower *follower = NULL;
 	pthread_t thread;
-	prefault pf;
+	prefault pf = { 0 };
 	int threaded = 0, rc;
 
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
@@ -1137,8 +1137,6 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	/* small commits are not worth a thread, nor two windows of the map */
 	if (rs_runs_bytes(j->runs) >= 2 * PREFAULT_AHEAD)
 		prefault_begin(&pf, s);
-	else
-		memset(&pf, 0, sizeof pf);
 	/* Folding is most of the work, and only the writes to the B-tree must
 	 * be in this thread: another folds the high part of the key space
 	 * into a run of its own meanwhile, which this one writes as it comes
