@@ -165,11 +165,22 @@ int rs_import_spill(rs_importer *im, uint64_t at, uint64_t lines, unsigned flags
 		/* a later segment's batch goes in with no progress: the source's
 		 * moves when the segments before are done (segment_done) */
 		int noted = im->seg == NULL || im->seg->k == 0;
+		if (!noted && !im->seg->uncovered) {
+			im->seg->uncovered = 1;
+			imp->uncovered++;
+		}
 		if (noted && (rc = rs_import_note_source(imp, imp->cur, &im->src))) {
 			rs_error_set(err, rc, "out of memory");
 		} else {
 			set->since += rs_batch_observations(im->batch);
-			if (wait || set_full(imp, set)) {
+			if (!wait && imp->uncovered && set_full(imp, set)) {
+				/* a commit now would hold a later segment's records past
+				 * its source's progress, and a crash would have them
+				 * applied twice (the records stay right, their counts of
+				 * observations would not): the commit waits until the
+				 * segments being read are done (rs_import_segment_done) */
+				imp->commit_due = 1;
+			} else if (wait || set_full(imp, set)) {
 				if ((rc = rs_import_hand_over(imp, wait)))
 					*err = imp->err;
 			}

@@ -98,6 +98,7 @@ typedef struct rs_segment {
 	                        * RS_NO_END: no line starts in this one */
 	uint64_t tail_hash;    /* of the bytes before end */
 	unsigned open_line;    /* RS_SOURCE_OPEN_LINE: it ended in a line with no newline */
+	int uncovered;         /* it spilled records that no progress covers yet */
 	int rc;
 	rs_error err;
 } rs_segment;
@@ -111,6 +112,7 @@ typedef struct rs_split {
 	size_t nseg;
 	size_t nfinished;      /* segments 0 .. nfinished-1 are done */
 	size_t nprogress;      /* ... and the progress reaches the end of these */
+	size_t ncovered;       /* segments whose uncovered marks are counted off */
 	uint64_t lines_before; /* lines before segment nfinished */
 } rs_split;
 
@@ -155,6 +157,14 @@ struct rs_import {
 	rs_segment *queue, **queue_end;
 	size_t adding;
 	size_t segment_bytes;
+	/* Segments after an input's first spill records with no progress:
+	 * uncovered counts those whose records no progress covers yet.  A
+	 * commit never holds such records when it can help it (a crash would
+	 * re-apply them and count their observations twice): a set that fills
+	 * meanwhile is commit_due, no new segment is started, and the commit
+	 * happens when the segments being read are done. */
+	size_t uncovered;
+	int commit_due;
 	pthread_t thread;
 	int started;          /* mu, cv and the committer thread exist */
 	/* inputs read at once call back one at a time */

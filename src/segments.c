@@ -11,6 +11,22 @@
 
 #include "import-private.h"
 
+/* With imp->mu held: the records of segments before `to` are covered by
+ * progress noted in the current set (or, at the end of a split input that
+ * failed, never will be); a commit that waited for them goes now. */
+static void count_off(rs_import *imp, rs_split *sp, size_t to)
+{
+	for (; sp->ncovered < to; sp->ncovered++)
+		if (sp->seg[sp->ncovered].uncovered) {
+			sp->seg[sp->ncovered].uncovered = 0;
+			imp->uncovered--;
+		}
+	if (imp->commit_due && imp->uncovered == 0) {
+		imp->commit_due = 0;
+		rs_import_hand_over(imp, 0); /* a failure is kept in imp->rc */
+	}
+}
+
 /* With imp->mu held: segment sg is done (its batches spilled, its rejects
  * passed on).  The segments done in a row from the first give the lines
  * before the next one; those read without error, the source's progress. */
@@ -48,6 +64,7 @@ void rs_import_segment_done(rs_import *imp, rs_segment *sg)
 			rs_error_set(&sg->err, rc, "out of memory");
 		}
 	}
+	count_off(imp, sp, sp->nprogress);
 	pthread_cond_broadcast(&imp->cv);
 }
 
@@ -113,7 +130,9 @@ static void work(rs_import *imp, const rs_split *own)
 		if (own ? own->nfinished == own->nseg : imp->queue == NULL && imp->adding == 0)
 			return;
 		rs_segment *sg = imp->queue;
-		if (sg == NULL) {
+		/* a due commit waits for the segments being read, not for more
+		 * (see struct rs_import) */
+		if (sg == NULL || (imp->commit_due && imp->uncovered)) {
 			pthread_cond_wait(&imp->cv, &imp->mu);
 			continue;
 		}
@@ -197,6 +216,9 @@ int rs_import_split_finish(rs_importer *im, rs_split *sp, int rc, rs_error *err)
 			imp->queue_end = &(*imp->queue_end)->next;
 	}
 	work(imp, sp);
+	/* segments a failure left uncovered stay so: the commit at the end
+	 * holds them (the import failed; doc/DESIGN.md, "Segments") */
+	count_off(imp, sp, sp->nseg);
 	pthread_mutex_unlock(&imp->mu);
 	/* seg[0]'s counts are *counts already */
 	for (size_t k = 1; k < sp->nseg; k++) {
