@@ -84,7 +84,7 @@ static int run_damaged(rs_store *s, int rc, rs_error *err)
 }
 
 /* Fold a part of the runs into the store, key after key. */
-static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_appender *ap, rs_prefault *pf,
+static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_appender *ap,
                            rs_runs *runs, rs_runs_part part, rs_error *err)
 {
 	folder f = { 0 };
@@ -98,7 +98,6 @@ static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_appender *ap, rs_pre
 	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
 		if ((rc = rs_store_put_one(s, cur, ap, key, key_len, raw, raw_len, &acc, err)))
 			goto close; /* err says why, or the map is full */
-		rs_prefault_more(pf);
 	}
 	if (rc)
 		run_damaged(s, rc, err);
@@ -168,7 +167,7 @@ done:
 
 /* The committer's side: write the helper's entries (one a key, folded)
  * into the store as they are written to its file, until it is done. */
-static int follow_half(rs_store *s, MDB_cursor *cur, rs_appender *ap, rs_prefault *pf, half *h,
+static int follow_half(rs_store *s, MDB_cursor *cur, rs_appender *ap, half *h,
                        rs_runs_follower *f, rs_error *err)
 {
 	const uint8_t *key, *val;
@@ -181,8 +180,7 @@ static int follow_half(rs_store *s, MDB_cursor *cur, rs_appender *ap, rs_prefaul
 		                                   err)) == 1) {
 			if ((rc = rs_store_put_one(s, cur, ap, key, key_len, val, val_len, NULL, err)))
 				return rc; /* err says why, or the map is full */
-			rs_prefault_more(pf);
-		}
+			}
 		if (rc || done)
 			break;
 		rs_progress_wait(&h->prog, written, &written, &done, &helper_rc);
@@ -204,7 +202,6 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	half h = { .runs = j->runs };
 	rs_runs_follower *follower = NULL;
 	pthread_t thread;
-	rs_prefault pf = { 0 };
 	int threaded = 0, rc;
 
 	if ((rc = mdb_cursor_open(txn, s->records, &cur)))
@@ -214,9 +211,6 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		mdb_cursor_close(cur);
 		return rs_store_fail(err, s->path, rc, "cannot read the last record");
 	}
-	/* small commits are not worth a thread, nor two windows of the map */
-	if (rs_runs_bytes(j->runs) >= 2 * PREFAULT_AHEAD)
-		rs_prefault_begin(&pf, s);
 	/* Folding is most of the work, and only the writes to the B-tree must
 	 * be in this thread: another folds the high part of the key space
 	 * into a run of its own meanwhile, which this one writes as it comes
@@ -233,10 +227,10 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 			}
 		}
 	}
-	rc = fold_into_store(s, cur, &ap, &pf, j->runs, threaded ? RS_RUNS_LOW : RS_RUNS_ALL, err);
+	rc = fold_into_store(s, cur, &ap, j->runs, threaded ? RS_RUNS_LOW : RS_RUNS_ALL, err);
 	if (threaded) {
 		if (rc == 0)
-			rc = follow_half(s, cur, &ap, &pf, &h, follower, err);
+			rc = follow_half(s, cur, &ap, &h, follower, err);
 		pthread_join(thread, NULL);
 		if (rc == 0 && (rc = h.rc))
 			*err = h.err;
@@ -245,7 +239,6 @@ static int runs_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 		rs_runs_follower_close(follower);
 		rs_runs_free(h.out);
 	}
-	rs_prefault_end(&pf);
 	mdb_cursor_close(cur);
 	if (rc)
 		return rc;

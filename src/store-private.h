@@ -1,7 +1,7 @@
 /* Private: what the files of the store share -- the environment and its
  * named databases (store.c), the one way to run a write transaction, the
- * sources' encoding (sources.c), applying entries key by key (apply.c) and
- * the prefault helper (prefault.c).  The public face is
+ * sources' encoding (sources.c) and applying entries key by key
+ * (apply.c).  The public face is
  * include/rewardstore/store.h; nothing here is installed. */
 #ifndef RS_STORE_PRIVATE_H
 #define RS_STORE_PRIVATE_H
@@ -107,48 +107,5 @@ typedef struct rs_apply_job {
 int rs_store_apply_body(rs_store *s, MDB_txn *txn, void *job, rs_error *err);
 int rs_store_apply_with(rs_store *s, rs_batch *b, const rs_source *src, size_t nsrc,
                         rs_extra_fn extra, void *ctx, rs_error *err);
-
-/* ---- prefault.c: page faults ahead of LMDB ---- */
-
-/* Page faults ahead of LMDB.  With MDB_WRITEMAP every page a transaction
- * takes at the end of the file (a new page, or the copy of one it changes)
- * is first touched through the map: a page fault each, which allocates and
- * zeroes the page.  On this project's machines (virtual, with shadow page
- * tables) a fault costs 5-10 us, so the 15,000 new pages of a 1M-event
- * import cost the committer 0.1-0.15 s, and the copied leaves of a second
- * commit at 10M a third of its time.  MADV_POPULATE_WRITE (Linux 5.14)
- * does that work for a whole range in one call without the traps.  It
- * still zeroes each page, which at 10M is a third of what the committer
- * does alone at the end of its merge, so a thread of its own does it
- * (rs-prefault), two windows ahead of where LMDB takes pages: LMDB writes
- * a page's number in its first bytes when it takes it, and a populated
- * page is zeros until then, so once the committer sees the page in the
- * middle of the next-to-last window taken, it asks for one more.  At most
- * two windows go unused (zeros beyond the pages in use, trimmed at close).
- * Where the call fails (older kernels, a full disk) the faults happen as
- * before, a full disk turning into its usual message. */
-#define PREFAULT_AHEAD (4u << 20)
-#define PREFAULT_EVERY 256 /* keys written between looks */
-
-typedef struct rs_prefault {
-	uint8_t *map;          /* NULL: not done */
-	uint64_t map_size;
-	uint64_t asked;        /* the committer's: populated up to here, or soon */
-	unsigned count;
-	int threaded;          /* else the committer populates, in turn */
-	pthread_t thread;
-	pthread_mutex_t mu;    /* guards what follows */
-	pthread_cond_t cv;
-	uint64_t want, done_to;
-	int stop;
-} rs_prefault;
-
-/* Start populating the map past the pages in use; does nothing (and the
- * import is the same, only slower) when the map cannot be found. */
-void rs_prefault_begin(rs_prefault *pf, rs_store *s);
-/* Call after each key written: asks for more when LMDB came near. */
-void rs_prefault_more(rs_prefault *pf);
-/* Before the transaction ends: the map may move after it. */
-void rs_prefault_end(rs_prefault *pf);
 
 #endif
