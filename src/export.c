@@ -379,7 +379,8 @@ int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_count
 		if (!threaded)
 			o.threads = 1;
 	}
-	rs_writer_begin(first.w);
+	if (!(o.frame & RS_EXPORT_NO_BEGIN))
+		rs_writer_begin(first.w);
 	for (int tries = 0;; tries++) {
 		rc = part_open(&first);
 		if (!threaded)
@@ -435,7 +436,8 @@ join:
 		counts->psql_hazards += second.counts.psql_hazards;
 	}
 	counts->threads = threaded ? 2 : 1;
-	if (rc == 0 && (rc = rs_writer_end(first.w)))
+	if (rc == 0 && (rc = (o.frame & RS_EXPORT_NO_END) ? rs_writer_flush(first.w)
+	                                                  : rs_writer_end(first.w)))
 		rs_error_set(err, rc, "cannot write the export: %s", strerror(rc));
 	counts->rows += first.counts.rows;
 	counts->held_back += first.counts.held_back;

@@ -477,9 +477,30 @@ int rs_import_add(rs_import *imp, const char *path, rs_import_counts *counts, rs
 		if ((rc = rs_input_open(&im.lr.in, path, err)))
 			goto release;
 	}
+	if (opts->range_to) {
+		/* a map task's byte range: read with pread from its first line */
+		if (!rs_input_seekable(im.lr.in)) {
+			rc = rs_error_set(err, RS_EUSAGE, "a byte range needs a plain file, and '%s' is not one",
+			                  path);
+			rs_error_locate(err, path, 0, 0);
+			goto close_input;
+		}
+		im.lr.pread = 1;
+		int none = 0;
+		if (opts->range_from > 0 &&
+		    (rc = rs_lines_seek(&im.lr, opts->range_from, opts->range_to, &none, err)))
+			goto close_input;
+		if (none) {
+			/* no line starts in the range: nothing to read or to record */
+			rc = 0;
+			goto close_input;
+		}
+		limit = opts->range_to;
+		counts->range_start = im.lr.base + im.lr.start;
+	}
 	lineno = im.at_start.lines;
 	uint64_t read_from = im.lr.base + im.lr.start;
-	if ((sp = rs_import_split(&im, path, read_from)) != NULL) {
+	if (!opts->range_to && (sp = rs_import_split(&im, path, read_from)) != NULL) {
 		im.seg = &sp->seg[0];
 		limit = sp->seg[0].to;
 	}

@@ -85,7 +85,7 @@ int rs_import_resume(rs_importer *im, const char *path, int *restart, rs_error *
 	/* what the store says now, if the committer has not seen this source
 	 * yet: each commit checks that the store still says it */
 	im->src.expect_bytes = rc == 0 ? im->at_start.bytes : 0;
-	if (rc == MDB_NOTFOUND || im->opts->force || first_len == 0) {
+	if (rc == MDB_NOTFOUND || im->opts->force || im->opts->range_to || first_len == 0) {
 		memset(&im->at_start, 0, sizeof im->at_start);
 		return 0;
 	}

@@ -70,15 +70,15 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			break;
 		}
 	}
-	if (optind != argc)
-		return rs_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-	if ((status = rs_cmd_open_store(ctx, RS_STORE_RDONLY, &s)))
-		return status;
-	if ((status = rs_cmd_load_catalog(s, &catalog)))
-		goto close_store;
-	/* SPEC section 7: catalog when a catalog is loaded, else newest */
-	if (!policy_given)
-		policy = rs_catalog_size(catalog) ? RS_CID_CATALOG : RS_CID_NEWEST;
+	/* STORE...: the partitions of a map/reduce job, in order, as one export */
+	int nstores = argc - optind;
+	char **stores = argv + optind;
+	if (nstores == 0) {
+		nstores = 1;
+		stores = (char **)&ctx->db;
+	}
+	if (by_user && nstores > 1)
+		return rs_cmd_usage_error(cmd, "--user takes one store");
 	struct stat st;
 	if (out_path && strcmp(out_path, "-") != 0 && stat(out_path, &st) == 0 &&
 	    !S_ISREG(st.st_mode)) {
@@ -88,7 +88,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		if (fp == NULL) {
 			rs_msg_error("cannot open '%s': %s", out_path, strerror(errno));
 			status = EXIT_ERROR;
-			goto close_store;
+			goto free_tmp;
 		}
 	} else if (out_path && strcmp(out_path, "-") != 0) {
 		/* write beside the target and rename at the end, so a failed export
@@ -112,9 +112,8 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			goto free_tmp;
 		}
 	}
-	rs_export_opts eo = { .format = format, .policy = policy, .catalog = catalog,
-	                      .user = by_user ? user : NULL };
-	rs_export_counts ec;
+	rs_export_opts eo = { .format = format, .user = by_user ? user : NULL };
+	rs_export_counts ec = { 0 };
 	/* the second half of the rows waits beside the output, where there is
 	 * room for it */
 	char *dir = NULL;
@@ -128,13 +127,57 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			strcpy(dir, ".");
 		eo.tmp_dir = dir;
 	}
-	rc = rs_export(s, fp, &eo, &ec, &err);
-	free(dir);
-	if (rc) {
-		rs_msg_error_value(&err);
-		status = EXIT_ERROR;
-		goto close_out;
+	uint32_t last_n = 0, last_k = 0;
+	const char *last = NULL;
+	for (int i = 0; i < nstores; i++) {
+		rs_cmd_ctx sctx = { .db = stores[i], .prog = ctx->prog };
+		rs_export_counts one;
+		uint32_t n, k;
+		if ((status = rs_cmd_open_store(&sctx, RS_STORE_RDONLY, &s)))
+			break;
+		rs_error_clear(&err);
+		if (rs_store_partition(s, &n, &k, &err)) {
+			rs_msg_error_value(&err);
+			status = EXIT_ERROR;
+			break;
+		}
+		/* the partitions' key ranges must come in order, or the rows would not */
+		if (last && n && last_n && (n != last_n || k <= last_k)) {
+			rs_msg_error("'%s' (partition %u of %u) cannot follow '%s' (partition %u of %u): "
+			             "give the stores in partition order",
+			             stores[i], (unsigned)k, (unsigned)n, last, (unsigned)last_k,
+			             (unsigned)last_n);
+			status = EXIT_ERROR;
+			break;
+		}
+		if ((status = rs_cmd_load_catalog(s, &catalog)))
+			break;
+		/* SPEC section 7: catalog when a catalog is loaded, else newest */
+		eo.policy = policy_given ? policy
+		                         : rs_catalog_size(catalog) ? RS_CID_CATALOG : RS_CID_NEWEST;
+		eo.catalog = catalog;
+		eo.frame = (i > 0 ? RS_EXPORT_NO_BEGIN : 0) | (i + 1 < nstores ? RS_EXPORT_NO_END : 0);
+		rc = rs_export(s, fp, &eo, &one, &err);
+		rs_catalog_free(catalog);
+		catalog = NULL;
+		rs_store_close(s);
+		s = NULL;
+		if (rc) {
+			rs_msg_error_value(&err);
+			status = EXIT_ERROR;
+			break;
+		}
+		ec.rows += one.rows;
+		ec.held_back += one.held_back;
+		ec.fell_back += one.fell_back;
+		ec.psql_hazards += one.psql_hazards;
+		last = stores[i];
+		last_n = n;
+		last_k = k;
 	}
+	free(dir);
+	if (status != EXIT_OK)
+		goto close_out;
 	if (ec.psql_hazards)
 		rs_msg_warning("%llu value(s) hold a line that is only \"\\.\": PostgreSQL reads this "
 		               "CSV right with COPY FROM a server-side file, but psql (\\copy, or COPY "
@@ -170,7 +213,6 @@ close_out:
 free_tmp:
 	free(tmp_path);
 	free(real_path);
-close_store:
 	rs_catalog_free(catalog);
 	rs_store_close(s);
 	return status;
@@ -178,7 +220,7 @@ close_store:
 
 const rs_cmd rs_cmd_export = {
 	.name = "export",
-	.usage = "[--format csv|text|jsonl|sql] [--character-id catalog|newest|oldest] [--user UUID] [-o FILE]",
+	.usage = "[--format csv|text|jsonl|sql] [--character-id catalog|newest|oldest] [--user UUID] [-o FILE] [STORE...]",
 	.summary = "write one clean row per (user_id, character_code), ordered by key",
 	.options =
 		"  --format FORMAT       csv: COPY (FORMAT csv, HEADER), the default; text: COPY's\n"
@@ -187,6 +229,8 @@ const rs_cmd rs_cmd_export = {
 		"  --character-id WHICH  catalog (the default with a catalog), newest (the\n"
 		"                        default without), or oldest observed character_id\n"
 		"  --user UUID           only this user's rows\n"
-		"  -o, --output FILE     write to FILE (replaced only when the export succeeds)\n",
+		"  -o, --output FILE     write to FILE (replaced only when the export succeeds)\n"
+		"  STORE...              export these stores, in order, as one (the reduced\n"
+		"                        partitions of a map/reduce job); --db is not used\n",
 	.exec = exec_export,
 };

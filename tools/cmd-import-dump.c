@@ -44,7 +44,7 @@ static int exec_import_dump(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char *
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no dump files given");
 	return rs_cmd_run_import(ctx, "import-dump", &a.opts, a.store_flags, a.rejects, a.progress,
-	                         argc - optind, argv + optind);
+	                         argc - optind, argv + optind, NULL);
 }
 
 const rs_cmd rs_cmd_import_dump = {

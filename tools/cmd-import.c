@@ -104,7 +104,7 @@ static void put_name(char *out, size_t cap, const char *name)
 }
 
 /* Record the run: a line for the run, then one per input, tab separated. */
-static void record_run(rs_store *s, const char *command, const rs_import_opts *opts,
+void rs_cmd_record_run(rs_store *s, const char *command, const rs_import_opts *opts,
                        struct timespec started, int status, int done, char **inputs,
                        const rs_import_counts *counts_of)
 {
@@ -121,7 +121,7 @@ static void record_run(rs_store *s, const char *command, const rs_import_opts *o
 	t1[rs_time_format_rfc3339(now_ts.tv_sec * 1000000LL + now_ts.tv_nsec / 1000, t1)] = '\0';
 	fprintf(fp, "%s\t%s\t%s\t%s", t0, t1, command,
 	        status == EXIT_OK ? "ok" : status == EXIT_ATTENTION ? "rejects" : "failed");
-	if (opts->shard_n > 1)
+	if (opts && opts->shard_n > 1)
 		fprintf(fp, "\tshard %u/%u", opts->shard_k, opts->shard_n);
 	fputc('\n', fp);
 	for (int i = 0; i < done; i++) {
@@ -189,7 +189,7 @@ static void *run_inputs(void *arg)
 
 int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
                       unsigned store_flags, const char *rejects_path, int progress,
-                      int ninputs, char **inputs)
+                      int ninputs, char **inputs, rs_import_counts *counts_out)
 {
 	struct timespec started;
 	clock_gettime(CLOCK_REALTIME, &started);
@@ -323,12 +323,14 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	for (int i = 0; i < done; i++) {
 		summary_row(inputs[i], &res[i].counts, res[i].secs);
 		counts_of[i] = res[i].counts;
+		if (counts_out)
+			counts_out[i] = res[i].counts;
 	}
 	if (done > 1) /* its time: the whole import, the last commit included */
 		summary_row("total", &total, now() - rctx.started);
 	if (status == EXIT_OK && total.rejected)
 		status = EXIT_ATTENTION;
-	record_run(s, command, opts, started, status, done, inputs, counts_of);
+	rs_cmd_record_run(s, command, opts, started, status, done, inputs, counts_of);
 close_store:
 	free(counts_of);
 	free(res);
@@ -419,7 +421,7 @@ static int exec_import(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no input files given");
 	return rs_cmd_run_import(ctx, "import", &a.opts, a.store_flags, a.rejects, a.progress,
-	                         argc - optind, argv + optind);
+	                         argc - optind, argv + optind, NULL);
 }
 
 const rs_cmd rs_cmd_import = {

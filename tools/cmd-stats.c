@@ -8,21 +8,6 @@ typedef struct source_list {
 	int n;
 } source_list;
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static int print_source(void *p, const rs_source *src)
 {
 	source_list *sl = p;
@@ -32,7 +17,7 @@ static int print_source(void *p, const rs_source *src)
 		snprintf(fp + 2 * i, 3, "%02x", src->fingerprint[i]);
 	if (sl->json) {
 		printf("%s\n    {\"fingerprint\": \"%s\", \"name\": ", sl->n ? "," : "", fp);
-		json_string(src->name);
+		rs_cmd_json_string(src->name);
 		printf(", \"bytes\": %llu, \"lines\": %llu, \"events\": %llu, \"rejected\": %llu}",
 		       (unsigned long long)src->bytes, (unsigned long long)src->lines,
 		       (unsigned long long)src->events, (unsigned long long)src->rejected);

@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <rewardstore/rewardstore.h>
 
@@ -93,10 +94,22 @@ int rs_cmd_import_option(const rs_cmd *cmd, int c, rs_import_args *a);
  * returns an exit status, or RS_CMD_CONTINUE to go on. */
 int rs_cmd_json_only(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv, int *json);
 
-/* import and import-dump: run the inputs, print the summary table */
+/* import, import-dump and map: run the inputs, print the summary table;
+ * counts_out (NULL, or one per input) gets each input's counts */
 int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts,
                       unsigned store_flags, const char *rejects_path, int progress,
-                      int ninputs, char **inputs);
+                      int ninputs, char **inputs, rs_import_counts *counts_out);
+
+/* s as a JSON string on standard output (quotes, backslashes and control
+ * characters escaped; the bytes are UTF-8 or the name's own) */
+void rs_cmd_json_string(const char *s);
+
+/* Record a run in the store's history: a line for the run, then one per
+ * input (name, lines, events, rejected, blank), tab separated; opts may be
+ * NULL */
+void rs_cmd_record_run(rs_store *s, const char *command, const rs_import_opts *opts,
+                       struct timespec started, int status, int done, char **inputs,
+                       const rs_import_counts *counts_of);
 
 /* The catalog-aware id policy: the option's, else catalog when a catalog
  * is loaded, else newest (SPEC section 7). */
@@ -111,5 +124,7 @@ extern const rs_cmd rs_cmd_history;
 extern const rs_cmd rs_cmd_merge;
 extern const rs_cmd rs_cmd_export;
 extern const rs_cmd rs_cmd_stats;
+extern const rs_cmd rs_cmd_map;
+extern const rs_cmd rs_cmd_reduce;
 
 #endif

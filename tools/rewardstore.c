@@ -17,6 +17,8 @@ static const rs_cmd *const commands[] = {
 	&rs_cmd_get,
 	&rs_cmd_history,
 	&rs_cmd_merge,
+	&rs_cmd_map,
+	&rs_cmd_reduce,
 	&rs_cmd_stats,
 	&rs_cmd_verify,
 };
@@ -132,6 +134,21 @@ int rs_cmd_open_store(rs_cmd_ctx *ctx, unsigned flags, rs_store **out)
 		return EXIT_ERROR;
 	}
 	return EXIT_OK;
+}
+
+void rs_cmd_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
 }
 
 int rs_cmd_json_only(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv, int *json)

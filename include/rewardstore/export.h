@@ -78,7 +78,15 @@ typedef struct rs_export_opts {
 	 * thread, no file. */
 	int threads;
 	const char *tmp_dir;
+	/* RS_EXPORT_NO_BEGIN, RS_EXPORT_NO_END: leave out what comes before
+	 * the rows (a CSV header, the SQL preamble) or after them (the SQL
+	 * merge), so that the exports of several stores, one after the
+	 * other, are one export (the partitions of a map/reduce job) */
+	unsigned frame;
 } rs_export_opts;
+
+#define RS_EXPORT_NO_BEGIN 1u
+#define RS_EXPORT_NO_END 2u
 
 typedef struct rs_export_counts {
 	uint64_t rows;

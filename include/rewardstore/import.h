@@ -24,6 +24,7 @@ typedef struct rs_import_counts {
 	uint64_t skipped_bytes; /* bytes already applied by an earlier run */
 	uint64_t pending_bytes; /* an unfinished last line left unconsumed */
 	uint64_t other_shards;  /* events of users in other shards, skipped */
+	uint64_t range_start;   /* a byte range's: where its first line starts */
 	int already_done;    /* the whole input had been applied before */
 } rs_import_counts;
 
@@ -74,6 +75,12 @@ typedef struct rs_import_opts {
 	 * this many bytes that any of the parsers may read (0: the default,
 	 * 16 MiB); see rs_import_help. */
 	size_t segment_bytes;
+	/* A byte range of one plain input (range_to 0: the whole input), as
+	 * a map task reads it: the lines that start in [range_from,
+	 * range_to), numbered from 1 at the range's first line, whatever an
+	 * earlier run applied.  The source is the input's (its fingerprint)
+	 * and its progress says where the range's lines end. */
+	uint64_t range_from, range_to;
 	rs_reject_fn on_reject;
 	rs_warn_fn on_warning;
 	rs_progress_fn on_progress;

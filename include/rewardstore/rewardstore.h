@@ -10,6 +10,7 @@
 #include <rewardstore/event.h>
 #include <rewardstore/export.h>
 #include <rewardstore/import.h>
+#include <rewardstore/part.h>
 #include <rewardstore/record.h>
 #include <rewardstore/runs.h>
 #include <rewardstore/store.h>

@@ -1,0 +1,99 @@
+/* Partition files: what a map task writes and a reduce folds into a store.
+ *
+ * The key space is cut into N contiguous ranges of the key order (by the
+ * first eight bytes of the user id), so partition K holds the keys of the
+ * K-th range and partition order is export order.  A file holds one
+ * partition's folded records, sorted, with the sources they came from, and
+ * is checksummed end to end: it is read and checked whole before any of it
+ * is used, so a damaged or truncated file is refused, never half-applied.
+ * doc/FORMATS.md gives the layout. */
+#ifndef REWARDSTORE_PART_H
+#define REWARDSTORE_PART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewardstore/error.h>
+#include <rewardstore/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The layout this build writes and the newest it reads. */
+#define RS_PART_FORMAT 1
+/* The most partitions a job may have. */
+#define RS_PART_MAX 4096
+
+/* The partition of n that holds key (a key starts with the user id). */
+uint32_t rs_part_of(const uint8_t *key, uint32_t n);
+
+/* A source a partition file covers: its progress as an import records it
+ * (rs_source), and where the lines it covers start (0 for a whole input or
+ * the resumed part of one, else the start of a byte range). */
+typedef struct rs_part_source {
+	rs_source src;
+	uint64_t from;
+} rs_part_source;
+
+/* Write a store's records as partition files: every k of n, to paths[k],
+ * or only partition `only` (paths[0]) when only < n.  Each file is written
+ * beside its name and renamed into place when whole, so a reader never
+ * sees half of one.  The files list the sources given. */
+#define RS_PART_ALL UINT32_MAX
+int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *const *paths,
+                        const rs_part_source *src, size_t nsrc, uint64_t *records,
+                        rs_error *err);
+
+/* A partition file of partition k of n with the sources alone, no
+ * records (what 'map --since' reads). */
+int rs_part_write_sources(const char *path, uint32_t n, uint32_t k, const rs_part_source *src,
+                          size_t nsrc, rs_error *err);
+
+/* A partition file read and checked whole. */
+typedef struct rs_part rs_part;
+
+/* Read the file at path (mapped) and check all of it: magic, format,
+ * checksum, every entry (sorted keys of partition k, records that decode).
+ * err names the file and the byte offset of what is wrong. */
+int rs_part_open(rs_part **out, const char *path, rs_error *err);
+/* The same over bytes in memory (kept by the caller while p is used);
+ * name is used in messages. */
+int rs_part_open_mem(rs_part **out, const uint8_t *data, size_t len, const char *name,
+                     rs_error *err);
+void rs_part_close(rs_part *p);
+
+uint32_t rs_part_n(const rs_part *p);
+uint32_t rs_part_k(const rs_part *p);
+uint64_t rs_part_records(const rs_part *p);
+size_t rs_part_nsources(const rs_part *p);
+const rs_part_source *rs_part_source_at(const rs_part *p, size_t i);
+/* 16 bytes that tell this file's content from any other's. */
+const uint8_t *rs_part_id(const rs_part *p);
+const char *rs_part_name(const rs_part *p);
+/* The entries in key order: *pos starts at 0; returns 1 with the key and
+ * its encoded record, 0 at the end. */
+int rs_part_next(const rs_part *p, size_t *pos, const uint8_t **key, size_t *key_len,
+                 const uint8_t **val, size_t *val_len);
+
+typedef struct rs_reduce_counts {
+	uint64_t records;        /* records folded in */
+	uint64_t observations;   /* their observation counts */
+	int already_applied;     /* the same file was folded in before */
+} rs_reduce_counts;
+
+/* Fold a partition file into the store in one transaction: its records
+ * merged into the stored ones, its sources recorded (a range's under an
+ * identity of its own), and a mark that makes folding the same file again
+ * change nothing.  A store takes the partitions of one (N, K) only: the
+ * first file stamps it, a file of another N or K is refused. */
+int rs_store_reduce(rs_store *s, const rs_part *p, rs_reduce_counts *counts, rs_error *err);
+
+/* The (N, K) a store was stamped with by its first reduce; 0 and *n = 0
+ * when it has none. */
+int rs_store_partition(rs_store *s, uint32_t *n, uint32_t *k, rs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,489 @@
+/* Partition files (include/rewardstore/part.h): which partition a key is
+ * in, writing a store's records as partition files, and reading one back,
+ * checked whole.  Folding one into a store is reduce.c's.
+ *
+ * Layout (doc/FORMATS.md), integers little-endian:
+ *   "rspart\0\n"  u32 format  u32 n  u32 k  u32 nsources
+ *   nsources x { fingerprint[16] u64 from bytes lines events rejected
+ *                tail_hash flags  u16 name_len  name }
+ *   entries    x { u16 key_len  u32 val_len  key  val }   (key order)
+ *   u16 0
+ *   u64 records  u64 file_len  u32 crc32(all bytes before it)  "rsend\0\0\n"
+ * The trailer comes last so that a truncated file has none: its length
+ * and checksum, not the reader's luck, say the file is whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include <rewardstore/part.h>
+#include <rewardstore/record.h>
+#include <rewardstore/store.h>
+
+#include "hash.h"
+
+static const char magic[8] = { 'r', 's', 'p', 'a', 'r', 't', '\0', '\n' };
+static const char end_magic[8] = { 'r', 's', 'e', 'n', 'd', '\0', '\0', '\n' };
+
+#define HEAD_LEN 24
+#define SOURCE_FIXED (16 + 8 * 8 + 2)
+#define TRAILER_LEN (8 + 8 + 4 + 8)
+
+uint32_t rs_part_of(const uint8_t *key, uint32_t n)
+{
+	uint64_t hi = 0;
+
+	for (int i = 0; i < 8; i++)
+		hi = hi << 8 | key[i];
+	/* the k-th of n equal ranges of the first eight bytes: contiguous in
+	 * key order, and as even as the user ids are random */
+	return (uint32_t)(((unsigned __int128)hi * n) >> 64);
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* ---- writing ---- */
+
+typedef struct part_writer {
+	FILE *fp;
+	char *path, *tmp;
+	uLong crc;
+	uint64_t len, records;
+	int failed;           /* errno of the first failed write */
+} part_writer;
+
+static void put(part_writer *w, const void *p, size_t n)
+{
+	if (w->failed)
+		return;
+	if (fwrite(p, 1, n, w->fp) != n) {
+		w->failed = errno ? errno : EIO;
+		return;
+	}
+	w->crc = crc32(w->crc, p, (uInt)n);
+	w->len += n;
+}
+
+static int writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
+                       const rs_part_source *src, size_t nsrc, rs_error *err)
+{
+	uint8_t head[HEAD_LEN], fixed[SOURCE_FIXED];
+	size_t tlen = strlen(path) + 32;
+
+	memset(w, 0, sizeof *w);
+	w->crc = crc32(0, Z_NULL, 0);
+	if ((w->path = strdup(path)) == NULL || (w->tmp = malloc(tlen)) == NULL) {
+		free(w->path);
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	}
+	snprintf(w->tmp, tlen, "%s.tmp%ld", path, (long)getpid());
+	if ((w->fp = fopen(w->tmp, "wbe")) == NULL) {
+		int rc = errno;
+		rs_error_set(err, rc, "cannot create '%s': %s", w->tmp, strerror(rc));
+		free(w->path);
+		free(w->tmp);
+		return rc;
+	}
+	memcpy(head, magic, 8);
+	le32(head + 8, RS_PART_FORMAT);
+	le32(head + 12, n);
+	le32(head + 16, k);
+	le32(head + 20, (uint32_t)nsrc);
+	put(w, head, sizeof head);
+	for (size_t i = 0; i < nsrc; i++) {
+		const rs_source *s = &src[i].src;
+		size_t name_len = strnlen(s->name, sizeof s->name);
+		memcpy(fixed, s->fingerprint, 16);
+		le64(fixed + 16, src[i].from);
+		le64(fixed + 24, s->bytes);
+		le64(fixed + 32, s->lines);
+		le64(fixed + 40, s->events);
+		le64(fixed + 48, s->rejected);
+		le64(fixed + 56, s->tail_hash);
+		le64(fixed + 64, s->flags);
+		fixed[72] = (uint8_t)name_len;
+		fixed[73] = (uint8_t)(name_len >> 8);
+		put(w, fixed, sizeof fixed);
+		put(w, s->name, name_len);
+	}
+	return 0;
+}
+
+static void writer_add(part_writer *w, const uint8_t *key, size_t key_len, const uint8_t *val,
+                       size_t val_len)
+{
+	uint8_t h[6] = { (uint8_t)key_len, (uint8_t)(key_len >> 8) };
+
+	le32(h + 2, (uint32_t)val_len);
+	put(w, h, sizeof h);
+	put(w, key, key_len);
+	put(w, val, val_len);
+	w->records++;
+}
+
+/* Finish the file and rename it into place (ok), or remove it. */
+static int writer_close(part_writer *w, int ok, rs_error *err)
+{
+	uint8_t t[2 + TRAILER_LEN] = { 0, 0 };
+	int rc = 0;
+
+	if (w->fp == NULL)
+		return 0;
+	if (ok) {
+		put(w, t, 2);
+		le64(t, w->records);
+		le64(t + 8, w->len + TRAILER_LEN);
+		put(w, t, 16);
+		le32(t, (uint32_t)w->crc);
+		memcpy(t + 4, end_magic, 8);
+		put(w, t, 12);
+		if (!w->failed && (fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0))
+			w->failed = errno;
+	}
+	if (fclose(w->fp) != 0 && ok && !w->failed)
+		w->failed = errno;
+	w->fp = NULL;
+	if (ok && w->failed) {
+		rc = w->failed;
+		rs_error_set(err, rc, "cannot write '%s': %s", w->tmp, strerror(rc));
+	} else if (ok && rename(w->tmp, w->path) != 0) {
+		rc = errno;
+		rs_error_set(err, rc, "cannot rename '%s' to '%s': %s", w->tmp, w->path,
+		             strerror(rc));
+	}
+	if (!ok || rc)
+		unlink(w->tmp);
+	free(w->path);
+	free(w->tmp);
+	return rc;
+}
+
+int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *const *paths,
+                        const rs_part_source *src, size_t nsrc, uint64_t *records,
+                        rs_error *err)
+{
+	uint32_t nw = only < n ? 1 : n;
+	part_writer *w;
+	rs_cursor *c = NULL;
+	const uint8_t *key;
+	size_t key_len, cap = 0;
+	uint8_t *buf = NULL;
+	rs_record r;
+	uint32_t opened = 0;
+	int rc;
+
+	if (n == 0 || n > RS_PART_MAX)
+		return rs_error_set(err, RS_EUSAGE, "partitions must be 1 to %u, not %u",
+		                    (unsigned)RS_PART_MAX, (unsigned)n);
+	if ((w = calloc(nw, sizeof *w)) == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	for (; opened < nw; opened++)
+		if ((rc = writer_open(&w[opened], paths[opened], n, only < n ? only : opened, src,
+		                      nsrc, err)))
+			goto close;
+	if ((rc = rs_cursor_open(s, &c, err)))
+		goto close;
+	if (only < n) {
+		/* the first key of the range: its first eight bytes */
+		uint8_t from[RS_UUID_LEN] = { 0 };
+		uint64_t lo = (uint64_t)(((unsigned __int128)only << 64) / n);
+		if (((unsigned __int128)lo * n) >> 64 != only)
+			lo++; /* rounded down into the partition before */
+		for (int i = 0; i < 8; i++)
+			from[i] = (uint8_t)(lo >> (56 - 8 * i));
+		if ((rc = rs_cursor_seek(c, from, sizeof from, err)))
+			goto close;
+	}
+	while ((rc = rs_cursor_next(c, &key, &key_len, &r, err)) == 1) {
+		uint32_t k = rs_part_of(key, n);
+		if (only < n && k != only) {
+			if (k > only)
+				break;
+			continue;
+		}
+		size_t need = rs_record_encoded_max(&r);
+		if (need > cap) {
+			uint8_t *nb = realloc(buf, need);
+			if (nb == NULL) {
+				rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+				goto close;
+			}
+			buf = nb;
+			cap = need;
+		}
+		size_t len = rs_record_encode(&r, buf);
+		writer_add(&w[only < n ? 0 : k], key, key_len, buf, len);
+		if (records)
+			records[only < n ? 0 : k]++;
+	}
+close:
+	rs_cursor_close(c);
+	for (uint32_t i = 0; i < opened; i++) {
+		int crc = writer_close(&w[i], rc == 0, err);
+		if (rc == 0)
+			rc = crc;
+	}
+	free(w);
+	free(buf);
+	return rc;
+}
+
+int rs_part_write_sources(const char *path, uint32_t n, uint32_t k, const rs_part_source *src,
+                          size_t nsrc, rs_error *err)
+{
+	part_writer w;
+	int rc;
+
+	if (n == 0 || n > RS_PART_MAX || k >= n)
+		return rs_error_set(err, RS_EUSAGE, "there is no partition %u of %u", (unsigned)k,
+		                    (unsigned)n);
+	if ((rc = writer_open(&w, path, n, k, src, nsrc, err)))
+		return rc;
+	return writer_close(&w, 1, err);
+}
+
+/* ---- reading ---- */
+
+struct rs_part {
+	const uint8_t *data;
+	size_t len;
+	int mapped;
+	uint32_t n, k;
+	uint64_t records;
+	rs_part_source *src;
+	size_t nsrc;
+	size_t entries, entries_end;  /* the entries' byte range */
+	uint8_t id[16];
+	char name[RS_ERROR_SOURCE_LEN];
+};
+
+static int damaged(rs_part *p, uint64_t at, const char *what, rs_error *err)
+{
+	rs_error_set(err, RS_ECORRUPT, "partition file '%s' is damaged: %s", p->name, what);
+	rs_error_locate(err, p->name, 0, at);
+	return RS_ECORRUPT;
+}
+
+/* Check everything: nothing of a file is used before all of it is. */
+static int check(rs_part *p, rs_error *err)
+{
+	const uint8_t *d = p->data;
+	size_t len = p->len, at;
+
+	if (len < 8 || memcmp(d, magic, 8) != 0) {
+		rs_error_set(err, RS_ECORRUPT, "'%s' is not a partition file", p->name);
+		rs_error_locate(err, p->name, 0, 0);
+		return RS_ECORRUPT;
+	}
+	if (len < HEAD_LEN + 2 + TRAILER_LEN)
+		return damaged(p, len, "truncated", err);
+	uint32_t format = rd32(d + 8);
+	if (format > RS_PART_FORMAT) {
+		rs_error_set(err, RS_EVERSION,
+		             "partition file '%s' has format %u, newer than this rewardstore reads (%u)",
+		             p->name, format, (unsigned)RS_PART_FORMAT);
+		rs_error_locate(err, p->name, 0, 8);
+		return RS_EVERSION;
+	}
+	const uint8_t *t = d + len - TRAILER_LEN;
+	if (memcmp(t + 20, end_magic, 8) != 0 || rd64(t + 8) != len)
+		return damaged(p, len, "truncated (no trailer at its end)", err);
+	if (rd32(t + 16) != (uint32_t)crc32(crc32(0, Z_NULL, 0), d, (uInt)(len - TRAILER_LEN + 16)))
+		return damaged(p, len - TRAILER_LEN + 16, "checksum does not match", err);
+	if (format == 0)
+		return damaged(p, 8, "format 0", err);
+	p->n = rd32(d + 12);
+	p->k = rd32(d + 16);
+	p->nsrc = rd32(d + 20);
+	p->records = rd64(t);
+	if (p->n == 0 || p->n > RS_PART_MAX || p->k >= p->n)
+		return damaged(p, 12, "bad partition number", err);
+	size_t end = len - TRAILER_LEN;
+	at = HEAD_LEN;
+	if (p->nsrc > (end - at) / SOURCE_FIXED)
+		return damaged(p, 20, "bad source count", err);
+	if ((p->src = calloc(p->nsrc ? p->nsrc : 1, sizeof *p->src)) == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->nsrc; i++) {
+		rs_part_source *ps = &p->src[i];
+		if (end - at < SOURCE_FIXED)
+			return damaged(p, at, "a source runs past the end", err);
+		memcpy(ps->src.fingerprint, d + at, 16);
+		ps->from = rd64(d + at + 16);
+		ps->src.bytes = rd64(d + at + 24);
+		ps->src.lines = rd64(d + at + 32);
+		ps->src.events = rd64(d + at + 40);
+		ps->src.rejected = rd64(d + at + 48);
+		ps->src.tail_hash = rd64(d + at + 56);
+		ps->src.flags = rd64(d + at + 64);
+		size_t name_len = (size_t)d[at + 72] | (size_t)d[at + 73] << 8;
+		at += SOURCE_FIXED;
+		if (name_len >= sizeof ps->src.name || end - at < name_len)
+			return damaged(p, at, "a source's name is too long", err);
+		memcpy(ps->src.name, d + at, name_len);
+		ps->src.name[name_len] = '\0';
+		ps->src.expect_bytes = RS_SOURCE_ANY;
+		at += name_len;
+	}
+	p->entries = at;
+	const uint8_t *prev = NULL;
+	size_t prev_len = 0;
+	uint64_t count = 0;
+	for (;;) {
+		if (end - at < 2)
+			return damaged(p, at, "the entries run past the end", err);
+		size_t key_len = (size_t)d[at] | (size_t)d[at + 1] << 8;
+		if (key_len == 0)
+			break;
+		if (end - at < 6)
+			return damaged(p, at, "the entries run past the end", err);
+		size_t val_len = rd32(d + at + 2);
+		if (key_len <= RS_UUID_LEN || key_len > RS_KEY_MAX)
+			return damaged(p, at, "a key has a bad length", err);
+		if (end - at - 6 < key_len || end - at - 6 - key_len < val_len)
+			return damaged(p, at, "an entry runs past the end", err);
+		const uint8_t *key = d + at + 6;
+		rs_record r;
+		if (rs_record_decode(&r, key + key_len, val_len))
+			return damaged(p, at, "a record does not decode", err);
+		if (prev && rs_key_cmp(prev, prev_len, key, key_len) >= 0)
+			return damaged(p, at, "its keys are not in order", err);
+		if (rs_part_of(key, p->n) != p->k)
+			return damaged(p, at, "a key of another partition", err);
+		prev = key;
+		prev_len = key_len;
+		count++;
+		at += 6 + key_len + val_len;
+	}
+	p->entries_end = at;
+	if (at + 2 != end)
+		return damaged(p, at, "bytes after the entries", err);
+	if (count != p->records)
+		return damaged(p, end, "the record count does not match", err);
+	uint64_t a = rs_hash64(d, len, 0x70617274ULL), b = rs_hash64(d, len, 0x69643031ULL);
+	memcpy(p->id, &a, 8);
+	memcpy(p->id + 8, &b, 8);
+	return 0;
+}
+
+int rs_part_open_mem(rs_part **out, const uint8_t *data, size_t len, const char *name,
+                     rs_error *err)
+{
+	rs_part *p = calloc(1, sizeof *p);
+	int rc;
+
+	*out = NULL;
+	if (p == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	p->data = data;
+	p->len = len;
+	snprintf(p->name, sizeof p->name, "%s", name);
+	if ((rc = check(p, err))) {
+		rs_part_close(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+int rs_part_open(rs_part **out, const char *path, rs_error *err)
+{
+	struct stat st;
+	void *map = NULL;
+	int fd, rc;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+		rc = errno;
+		rs_error_set(err, rc, "cannot open '%s': %s", path, strerror(rc));
+		rs_error_locate(err, path, 0, 0);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		rs_error_set(err, RS_EUSAGE, "'%s' is not a partition file (not a regular file)", path);
+		rs_error_locate(err, path, 0, 0);
+		return RS_EUSAGE;
+	}
+	if (st.st_size > 0 &&
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		rc = errno;
+		close(fd);
+		rs_error_set(err, rc, "cannot read '%s': %s", path, strerror(rc));
+		rs_error_locate(err, path, 0, 0);
+		return rc;
+	}
+	close(fd);
+	if ((rc = rs_part_open_mem(out, map ? map : (void *)"", (size_t)st.st_size, path, err))) {
+		if (map)
+			munmap(map, (size_t)st.st_size);
+		return rc;
+	}
+	(*out)->mapped = map != NULL;
+	return 0;
+}
+
+void rs_part_close(rs_part *p)
+{
+	if (p == NULL)
+		return;
+	if (p->mapped)
+		munmap((void *)p->data, p->len);
+	free(p->src);
+	free(p);
+}
+
+uint32_t rs_part_n(const rs_part *p) { return p->n; }
+uint32_t rs_part_k(const rs_part *p) { return p->k; }
+uint64_t rs_part_records(const rs_part *p) { return p->records; }
+size_t rs_part_nsources(const rs_part *p) { return p->nsrc; }
+const rs_part_source *rs_part_source_at(const rs_part *p, size_t i) { return &p->src[i]; }
+const uint8_t *rs_part_id(const rs_part *p) { return p->id; }
+const char *rs_part_name(const rs_part *p) { return p->name; }
+
+int rs_part_next(const rs_part *p, size_t *pos, const uint8_t **key, size_t *key_len,
+                 const uint8_t **val, size_t *val_len)
+{
+	size_t at = *pos ? *pos : p->entries;
+
+	if (at >= p->entries_end)
+		return 0;
+	/* checked when opened */
+	*key_len = (size_t)p->data[at] | (size_t)p->data[at + 1] << 8;
+	*val_len = rd32(p->data + at + 2);
+	*key = p->data + at + 6;
+	*val = *key + *key_len;
+	*pos = at + 6 + *key_len + *val_len;
+	return 1;
+}
