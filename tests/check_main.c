@@ -34,6 +34,7 @@ int main(void)
 	srunner_add_suite(sr, runs_suite());
 	srunner_add_suite(sr, writer_suite());
 	srunner_add_suite(sr, export_suite());
+	srunner_add_suite(sr, part_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -10,6 +10,7 @@ Suite *batch_suite(void);
 Suite *event_suite(void);
 Suite *export_suite(void);
 Suite *merge_suite(void);
+Suite *part_suite(void);
 Suite *record_suite(void);
 Suite *runs_suite(void);
 Suite *store_suite(void);
