@@ -365,4 +365,16 @@ run --db "$T/a" import "$T/does-not-exist.jsonl" 2> "$T/missing.err"
 assert_status "missing input" 1 $?
 assert_grep "missing input named" "cannot open '$T/does-not-exist.jsonl'" "$T/missing.err"
 
+# the summary table's columns line up whatever the names' lengths (#18)
+long="$T/a-rather-long-directory-name-for-a-reward-log/with-a-long-file-name.jsonl"
+mkdir -p "$(dirname "$long")"
+cp "$P1" "$long"
+cp "$P1" "$T/s.jsonl"
+printf '\n' >> "$T/s.jsonl"
+run --db "$T/align" import --quiet "$long" "$T/s.jsonl" 2> "$T/align.err"
+# where the "lines" column ends, on the header, each input's row and the total
+ends=$(grep -E '^(source|total|/)' "$T/align.err" | awk '{ match($0, /^[^ ]+ +[^ ]+/); print RLENGTH }' | sort -u)
+assert_eq "the summary's columns line up (one column end)" 1 "$(echo "$ends" | wc -l | tr -d ' ')"
+assert_eq "four rows in the table" 4 "$(grep -cE '^(source|total|/)' "$T/align.err")"
+
 finish

@@ -50,9 +50,10 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void summary_row(const char *name, const rs_import_counts *c, double secs)
+/* the first column is as wide as the longest name, as column -t pads */
+static void summary_row(int width, const char *name, const rs_import_counts *c, double secs)
 {
-	fprintf(stderr, "%-32s %12llu %12llu %10llu %8llu %9.2fs\n", name,
+	fprintf(stderr, "%-*s %12llu %12llu %10llu %8llu %9.2fs\n", width, name,
 	        (unsigned long long)c->lines, (unsigned long long)c->events,
 	        (unsigned long long)c->rejected, (unsigned long long)c->blank, secs);
 }
@@ -318,16 +319,20 @@ int rs_cmd_run_import(rs_cmd_ctx *ctx, const char *command, rs_import_opts *opts
 	}
 	rs_import_free(imp);
 	/* the summary ends every import, after the messages about lines */
-	fprintf(stderr, "%-32s %12s %12s %10s %8s %10s\n", "source", "lines", "events",
+	int width = (int)strlen("source");
+	for (int i = 0; i < done; i++)
+		if ((int)strlen(inputs[i]) > width)
+			width = (int)strlen(inputs[i]);
+	fprintf(stderr, "%-*s %12s %12s %10s %8s %10s\n", width, "source", "lines", "events",
 	        "rejected", "blank", "time");
 	for (int i = 0; i < done; i++) {
-		summary_row(inputs[i], &res[i].counts, res[i].secs);
+		summary_row(width, inputs[i], &res[i].counts, res[i].secs);
 		counts_of[i] = res[i].counts;
 		if (counts_out)
 			counts_out[i] = res[i].counts;
 	}
 	if (done > 1) /* its time: the whole import, the last commit included */
-		summary_row("total", &total, now() - rctx.started);
+		summary_row(width, "total", &total, now() - rctx.started);
 	if (status == EXIT_OK && total.rejected)
 		status = EXIT_ATTENTION;
 	rs_cmd_record_run(s, command, opts, started, status, done, inputs, counts_of);
