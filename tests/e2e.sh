@@ -377,4 +377,22 @@ ends=$(grep -E '^(source|total|/)' "$T/align.err" | awk '{ match($0, /^[^ ]+ +[^
 assert_eq "the summary's columns line up (one column end)" 1 "$(echo "$ends" | wc -l | tr -d ' ')"
 assert_eq "four rows in the table" 4 "$(grep -cE '^(source|total|/)' "$T/align.err")"
 
+# history --json: objects with numbers and strings, not one string (#18)
+run --db "$T/align" history --json > "$T/hist.json" 2>/dev/null
+assert_status "history --json" 0 $?
+/usr/bin/python3 - "$T/hist.json" "$long" > "$T/hist.out" 2>&1 <<'EOF'
+import json, sys
+runs = json.load(open(sys.argv[1]))
+r = runs[-1]
+assert r["command"] == "import" and r["status"] == "ok", r
+assert r["finished"] >= r["started"] and r["started"].endswith("Z"), r
+i = r["inputs"]
+assert i[0]["name"] == sys.argv[2], i
+assert i[0]["lines"] == 7 and i[0]["events"] == 7 and i[0]["rejected"] == 0 and i[0]["blank"] == 1, i
+# the copy with one more line resumes after the first: one blank line
+assert i[1]["lines"] == 1 and i[1]["blank"] == 1 and isinstance(i[1]["events"], int), i
+print("ok")
+EOF
+assert_eq "history --json: the run's fields and its inputs' numbers" ok "$(cat "$T/hist.out")"
+
 finish

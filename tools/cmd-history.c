@@ -1,7 +1,68 @@
 /* rewardstore history: the import runs recorded in the store. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+
+/* One tab-separated field of [p, end): its bytes, and where the next
+ * starts (end when it was the last). */
+static const char *field(const char *p, const char *end, char *out, size_t cap)
+{
+	const char *t = memchr(p, '\t', (size_t)(end - p));
+	size_t n = (size_t)((t ? t : end) - p);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return t ? t + 1 : end;
+}
+
+/* A run as an object: the first line's fields, then one object per input
+ * line (name, lines, events, rejected, blank).  The text as it is stored
+ * stays in "summary", as before. */
+static void print_json(uint64_t run, const char *text, size_t len)
+{
+	const char *end = text + len, *nl = memchr(text, '\n', len);
+	const char *line_end = nl ? nl : end, *p = text;
+	char f[512], *raw = strndup(text, len);
+	static const char *const head[] = { "started", "finished", "command", "status" };
+
+	printf("%s{\"run\": %llu", run > 1 ? ",\n " : "\n ", (unsigned long long)run);
+	for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+		p = field(p, line_end, f, sizeof f);
+		printf(", \"%s\": ", head[i]);
+		rs_cmd_json_string(f);
+	}
+	if (p < line_end) {
+		/* "shard K/N" */
+		p = field(p, line_end, f, sizeof f);
+		printf(", \"shard\": ");
+		rs_cmd_json_string(strncmp(f, "shard ", 6) == 0 ? f + 6 : f);
+	}
+	printf(", \"inputs\": [");
+	int n = 0;
+	for (const char *l = nl ? nl + 1 : end; l < end;) {
+		const char *e = memchr(l, '\n', (size_t)(end - l));
+		if (e == NULL)
+			e = end;
+		if (e > l) {
+			const char *q = field(l, e, f, sizeof f);
+			printf("%s{\"name\": ", n++ ? ", " : "");
+			rs_cmd_json_string(f);
+			static const char *const num[] = { "lines", "events", "rejected", "blank" };
+			for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) {
+				q = field(q, e, f, sizeof f);
+				printf(", \"%s\": %llu", num[i], strtoull(f, NULL, 10));
+			}
+			printf("}");
+		}
+		l = e + 1;
+	}
+	printf("], \"summary\": ");
+	rs_cmd_json_string(raw ? raw : "");
+	printf("}");
+	free(raw);
+}
 
 static int print_run(void *ctx, uint64_t run, const char *text, size_t len)
 {
@@ -10,21 +71,7 @@ static int print_run(void *ctx, uint64_t run, const char *text, size_t len)
 	const char *line_end = nl ? nl : end;
 
 	if (*json) {
-		/* fields are tab separated; names had their control characters
-		 * replaced, and quotes and backslashes are escaped here */
-		printf("%s{\"run\": %llu, \"summary\": \"", run > 1 ? ",\n " : "[\n ",
-		       (unsigned long long)run);
-		for (const char *p = text; p < end; p++) {
-			if (*p == '"' || *p == '\\')
-				printf("\\%c", *p);
-			else if (*p == '\n')
-				printf("\\n");
-			else if (*p == '\t')
-				printf("\\t");
-			else
-				putchar(*p);
-		}
-		printf("\"}");
+		print_json(run, text, len);
 		return 0;
 	}
 	printf("run %llu: %.*s\n", (unsigned long long)run, (int)(line_end - text), text);
@@ -52,6 +99,8 @@ static int exec_history(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **arg
 	if (!json)
 		printf("run: started, finished, command, status; then per input: name, lines, events, "
 		       "rejected, blank\n");
+	else
+		printf("[");
 	if (rs_store_history(s, print_run, &json, &err)) {
 		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
