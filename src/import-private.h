@@ -179,6 +179,7 @@ typedef struct rs_importer {
 	rs_batch *batch;      /* being filled */
 	int reading;          /* its fingerprint is in imp->reading */
 	int cb_locked;        /* holds cb_mu between pieces of an overlong line */
+	int skip_long;        /* resumed inside an overlong line (RS_SOURCE_LONG_LINE) */
 	rs_parser ps;
 	rs_source src;        /* progress as committed next */
 	rs_source at_start;   /* progress before this run */

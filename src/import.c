@@ -286,6 +286,14 @@ int rs_import_read_lines(rs_importer *im, const char *path, uint64_t limit, uint
 					return rc;
 				}
 			}
+			if (l.last)
+				*open_line = l.nl ? 0 : RS_SOURCE_LONG_LINE;
+			if (im->skip_long) {
+				/* the rest of a line an earlier run rejected and
+				 * counted: skipped, not a line of its own */
+				im->skip_long = !l.last;
+				continue;
+			}
 			emit_reject(im, &long_err, l.p, l.len, !l.last);
 			continue;
 		}

@@ -106,6 +106,11 @@ int rs_import_resume(rs_importer *im, const char *path, int *restart, rs_error *
 			if ((rc = rs_parser_parse(&im->ps, first, hlen, &ev, &nev, err)))
 				return rc;
 		}
+		/* the rest of an overlong line the last run rejected is no new line */
+		if ((im->at_start.flags & RS_SOURCE_LONG_LINE)) {
+			im->lr.overlong = 1;
+			im->skip_long = 1;
+		}
 		/* a newline that ends the open line applied last time is no new line */
 		if ((im->at_start.flags & RS_SOURCE_OPEN_LINE)) {
 			rs_line l;

@@ -377,6 +377,41 @@ ends=$(grep -E '^(source|total|/)' "$T/align.err" | awk '{ match($0, /^[^ ]+ +[^
 assert_eq "the summary's columns line up (one column end)" 1 "$(echo "$ends" | wc -l | tr -d ' ')"
 assert_eq "four rows in the table" 4 "$(grep -cE '^(source|total|/)' "$T/align.err")"
 
+# a log that ends inside a line longer than the limit, while it is written:
+# the first import rejects and counts that line; resumed imports, while
+# the line goes on and after it ends, skip its rest instead of taking it
+# for a new line (#18)
+/usr/bin/python3 - "$T" "$D/logs/rewards-2025-12-part2.jsonl" <<'EOF'
+import sys
+t, src = sys.argv[1], sys.argv[2]
+good = open(src).read().splitlines()
+head = "\n".join(good[:3]) + "\n"
+a = '{"user_id":"' + "x" * (5 << 20)
+b = "y" * (1 << 20)
+c = '"}\n' + "\n".join(good[3:]) + "\n"
+open(t + "/ovl.jsonl", "w").write(head + a)
+open(t + "/ovl.b", "w").write(b)
+open(t + "/ovl.c", "w").write(c)
+open(t + "/ovl-full.jsonl", "w").write(head + a + b + c)
+EOF
+run --db "$T/ovl" import --quiet --rejects "$T/ovl.rej" "$T/ovl.jsonl" 2> "$T/ovl1.err"
+assert_status "an overlong last line, still being written, is rejected" 3 $?
+cat "$T/ovl.b" >> "$T/ovl.jsonl"
+run --db "$T/ovl" import --quiet --rejects "$T/ovl.rej" "$T/ovl.jsonl" 2> "$T/ovl2.err"
+assert_status "grown, still inside that line: nothing new is rejected" 0 $?
+assert_no_grep "no second message for it" "ovl.jsonl:[0-9]+:" "$T/ovl2.err"
+cat "$T/ovl.c" >> "$T/ovl.jsonl"
+run --db "$T/ovl" import --quiet --rejects "$T/ovl.rej" "$T/ovl.jsonl" 2> "$T/ovl3.err"
+assert_status "grown past its end: the rest is read" 0 $?
+assert_no_grep "still no second message" "ovl.jsonl:[0-9]+:" "$T/ovl3.err"
+run --db "$T/ovlfull" import --quiet "$T/ovl-full.jsonl" 2>/dev/null
+counts() { run --db "$1" stats --json | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin)["sources"][0]; print(s["bytes"], s["lines"], s["events"], s["rejected"])'; }
+assert_eq "counted once: the finished log's bytes, lines, events and rejects" \
+	"$(counts "$T/ovlfull")" "$(counts "$T/ovl")"
+run --db "$T/ovl" export -o "$T/ovl.csv"
+run --db "$T/ovlfull" export -o "$T/ovlfull.csv"
+assert_same_file "and the same export" "$T/ovlfull.csv" "$T/ovl.csv"
+
 # history --json: objects with numbers and strings, not one string (#18)
 run --db "$T/align" history --json > "$T/hist.json" 2>/dev/null
 assert_status "history --json" 0 $?

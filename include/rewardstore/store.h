@@ -61,6 +61,10 @@ typedef struct rs_source {
 /* The last line applied had no newline (it parsed, so it was applied); a
  * newline found there later ends it, and is not a new line. */
 #define RS_SOURCE_OPEN_LINE 1u
+/* The input ended inside a line longer than RS_MAX_LINE (rejected, and
+ * counted, when it began): what follows up to the next newline is the
+ * rest of that line, not a line of its own. */
+#define RS_SOURCE_LONG_LINE 2u
 
 /* Look a source up; returns 0, MDB_NOTFOUND, or an error. */
 int rs_store_source_get(rs_store *s, const uint8_t fp[16], rs_source *out,
