@@ -1,6 +1,6 @@
 /* The dump reader (see include/rewardstore/dump.h).  Dump rows are
- * observations like events, with their id and updated_at (SPEC section 3),
- * and the same rules for each value as SPEC section 2 gives events. */
+ * observations like events, with their id and updated_at (doc/CONTRACT.md section 3),
+ * and the same rules for each value as doc/CONTRACT.md section 2 gives events. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 
 #include "csv.h"
 
-/* the table's columns, in its order (SPEC section 1) */
+/* the table's columns, in its order (doc/CONTRACT.md section 1) */
 enum col {
 	C_ID, C_USER_ID, C_CHARACTER_ID, C_CODE, C_NAME, C_TYPE, C_DIALOG,
 	C_SOURCE, C_STATUS, C_ACQUIRED_AT, C_UPDATED_AT, C_NCOLS, C_IGNORED = C_NCOLS

@@ -1,11 +1,11 @@
-/* The JSON event reader (SPEC section 2).
+/* The JSON event reader (doc/CONTRACT.md section 2).
  *
  * jsmn (libjsmn-dev) finds the tokens; it was chosen by measurement (see
  * doc/DESIGN.md): it allocates nothing and is the fastest packaged parser
  * here.  But jsmn is a tokenizer, not a validator: it accepts missing or
  * doubled commas and colons, trailing commas, raw control characters in
  * strings, primitives such as "tru" or "01", and it stops silently at a NUL.
- * SPEC section 2 asks for strict RFC 8259, so after jsmn has placed the
+ * doc/CONTRACT.md section 2 asks for strict RFC 8259, so after jsmn has placed the
  * tokens, check_grammar() below checks what lies between them and the form
  * of every primitive; string contents are checked as they are decoded. */
 #include <stdarg.h>
@@ -528,7 +528,7 @@ static int cmp_unknown(const void *a, const void *b)
 }
 
 /* Collect the fields of the object token o; a duplicated key is a bad line
- * (SPEC section 2: which value was meant is unknown). */
+ * (doc/CONTRACT.md section 2: which value was meant is unknown). */
 static int collect(rs_event_reader *r, const char *s, unsigned ntok, int o,
                    object_fields *of, const char *where, rs_error *err)
 {

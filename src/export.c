@@ -1,4 +1,4 @@
-/* From a record to the row of user_profile.user_characters (SPEC sections
+/* From a record to the row of user_profile.user_characters (doc/CONTRACT.md sections
  * 3 and 4). */
 #include <errno.h>
 #include <pthread.h>
@@ -46,7 +46,7 @@ static int fill_row(rs_row *row, const uint8_t *key, size_t key_len, const rs_re
 			row->has_character_id = 1;
 		}
 	}
-	/* the catalog's name, whatever the id policy (SPEC section 3) */
+	/* the catalog's name, whatever the id policy (doc/CONTRACT.md section 3) */
 	row->name = ce ? ce->name : r->name.v;
 	row->type = r->type.v;
 	row->dialog = r->dialog.v;

@@ -80,7 +80,7 @@ typedef struct rs_run_set {
  * done and every one before it is too, the source's progress moves to its
  * end.  So the progress a commit holds is still a prefix of each input,
  * and whatever lies past it in the commit is read again after a crash,
- * which the merge's idempotence (SPEC section 3) makes harmless.  Line
+ * which the merge's idempotence (doc/CONTRACT.md section 3) makes harmless.  Line
  * numbers count from a segment's start and get the lines before it added
  * once those segments are done: rejects are held back until then (up to
  * MAX_HELD_REJECTS bytes, then the segment waits), so they come in order. */

@@ -1,4 +1,4 @@
-/* The merge of SPEC section 3, and the binary encoding of records.
+/* The merge of doc/CONTRACT.md section 3, and the binary encoding of records.
  *
  * Every rule of the merge is in this file.  Each column is the max or the
  * min of a totally ordered pair (time, value) over the observations where
@@ -82,7 +82,7 @@ static void id_min(rs_idfield *dst, const rs_idfield *src)
 
 void rs_record_from_obs(rs_record *r, const rs_obs *o)
 {
-	/* SPEC 3: an observation's time t is its updated_at when it has one
+	/* doc/CONTRACT.md section 3: an observation's time t is its updated_at when it has one
 	 * (dump rows), else its acquired_at */
 	int64_t t = o->has_updated_at ? o->updated_at : o->acquired_at;
 

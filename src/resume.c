@@ -26,7 +26,7 @@ uint32_t rs_shard_of(const uint8_t user[16], uint32_t n)
 }
 
 /* The source's identity: its first line, and the shard it is read with
- * (SPEC section 5): each shard of one input has progress of its own. */
+ * (doc/CONTRACT.md section 5): each shard of one input has progress of its own. */
 static void fingerprint(const char *p, size_t n, uint32_t shard_k, uint32_t shard_n,
                         uint8_t fp[16])
 {

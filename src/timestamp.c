@@ -1,4 +1,4 @@
-/* RFC 3339 timestamps, as PostgreSQL prints and accepts them (SPEC
+/* RFC 3339 timestamps, as PostgreSQL prints and accepts them (doc/CONTRACT.md
  * section 2), to and from microseconds since the Unix epoch, UTC.
  *
  * Decisions (documented in doc/DECISIONS.md): years 0001-9999 only, also

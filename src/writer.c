@@ -1,8 +1,8 @@
-/* The export writers (SPEC section 4).
+/* The export writers (doc/CONTRACT.md section 4).
  *
  * CSV follows PostgreSQL's COPY conventions: NULL is an empty unquoted
  * field; a value is quoted when it holds a comma, a quote, CR or LF, with
- * quotes doubled.  Values are never empty strings (SPEC section 2 makes ""
+ * quotes doubled.  Values are never empty strings (doc/CONTRACT.md section 2 makes ""
  * missing), so an empty field always means NULL. */
 #include <errno.h>
 #include <stdio.h>

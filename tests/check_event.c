@@ -1,4 +1,4 @@
-/* src/event.c: the JSON event reader, SPEC section 2. */
+/* src/event.c: the JSON event reader, doc/CONTRACT.md section 2. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

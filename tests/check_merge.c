@@ -1,8 +1,8 @@
-/* The merge of SPEC section 3 (src/record.c).
+/* The merge of doc/CONTRACT.md section 3 (src/record.c).
  *
  * Random observation sets are drawn from small pools, so that times, ids
  * and values tie often.  Every fold of a set, in any order and grouping,
- * must equal an oracle that computes each column straight from SPEC
+ * must equal an oracle that computes each column straight from doc/CONTRACT.md
  * section 3's table; that gives commutativity and associativity, and
  * folding every observation twice gives idempotence. */
 #include <string.h>
@@ -93,7 +93,7 @@ static rs_field newest_text(const obs_set *s, get_fn get)
 	return best;
 }
 
-/* SPEC section 3, column by column */
+/* doc/CONTRACT.md section 3, column by column */
 static void oracle(const obs_set *s, rs_record *r)
 {
 	memset(r, 0, sizeof *r);
@@ -181,7 +181,7 @@ START_TEST(laws_on_random_sets)
 
 		/* in input order */
 		fold(&s, order, s.n, &got);
-		ck_assert_msg(rs_record_same(&got, &want), "set %d: fold differs from the SPEC", set);
+		ck_assert_msg(rs_record_same(&got, &want), "set %d: fold differs from the contract", set);
 		ck_assert_uint_eq(got.n_obs, want.n_obs);
 		ck_assert_uint_eq(got.n_dump, want.n_dump);
 

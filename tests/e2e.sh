@@ -1,5 +1,5 @@
 #!/bin/sh
-# End-to-end tests of the real rewardstore program (SPEC sections 4-7).
+# End-to-end tests of the real rewardstore program (doc/CONTRACT.md sections 4-7).
 . "${top_srcdir:-.}/tests/lib.sh"
 
 D="$top_srcdir/data"

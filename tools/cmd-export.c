@@ -152,7 +152,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		}
 		if ((status = rs_cmd_load_catalog(s, &catalog)))
 			break;
-		/* SPEC section 7: catalog when a catalog is loaded, else newest */
+		/* doc/CONTRACT.md section 7: catalog when a catalog is loaded, else newest */
 		eo.policy = policy_given ? policy
 		                         : rs_catalog_size(catalog) ? RS_CID_CATALOG : RS_CID_NEWEST;
 		eo.catalog = catalog;

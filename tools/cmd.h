@@ -9,7 +9,7 @@
 
 #include <rewardstore/rewardstore.h>
 
-/* exit statuses, SPEC section 6 */
+/* exit statuses, doc/CONTRACT.md section 6 */
 enum {
 	EXIT_OK = 0,
 	EXIT_ERROR = 1,
@@ -112,7 +112,7 @@ void rs_cmd_record_run(rs_store *s, const char *command, const rs_import_opts *o
                        const rs_import_counts *counts_of);
 
 /* The catalog-aware id policy: the option's, else catalog when a catalog
- * is loaded, else newest (SPEC section 7). */
+ * is loaded, else newest (doc/CONTRACT.md section 7). */
 int rs_cmd_load_catalog(rs_store *s, rs_catalog **out);
 
 extern const rs_cmd rs_cmd_import;

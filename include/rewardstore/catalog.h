@@ -1,5 +1,5 @@
 /* The character catalog: which character_id and name belong to a code
- * (SPEC section 2), as COPY character.characters (id, code, name) TO STDOUT
+ * (doc/CONTRACT.md section 2), as COPY character.characters (id, code, name) TO STDOUT
  * WITH (FORMAT csv, HEADER) writes it. */
 #ifndef REWARDSTORE_CATALOG_H
 #define REWARDSTORE_CATALOG_H

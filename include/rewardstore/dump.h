@@ -1,5 +1,5 @@
 /* The dump reader: rows of user_profile.user_characters as PostgreSQL's
- * COPY writes them (SPEC section 2), as observations.  CSV dumps name their
+ * COPY writes them (doc/CONTRACT.md section 2), as observations.  CSV dumps name their
  * columns in a header; text-format dumps have the table's columns in its
  * order, with or without a header line. */
 #ifndef REWARDSTORE_DUMP_H

@@ -1,5 +1,5 @@
 /* The JSON event reader: one line of a reward log in, its observations out
- * (SPEC section 2).  A flat line gives one event; a batch line (an object
+ * (doc/CONTRACT.md section 2).  A flat line gives one event; a batch line (an object
  * with a "characters" array) gives one per element.  Either every event of
  * a line is valid, or the line is bad and gives none. */
 #ifndef REWARDSTORE_EVENT_H

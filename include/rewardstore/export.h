@@ -1,4 +1,4 @@
-/* From a record to the row PostgreSQL loads (SPEC section 4), and the
+/* From a record to the row PostgreSQL loads (doc/CONTRACT.md section 4), and the
  * writers of its formats. */
 #ifndef REWARDSTORE_EXPORT_H
 #define REWARDSTORE_EXPORT_H

@@ -1,4 +1,4 @@
-/* Observations, records and the merge of SPEC section 3.
+/* Observations, records and the merge of doc/CONTRACT.md section 3.
  *
  * A record is the merge of a set of observations of one key
  * (user_id, character_code).  Every column is a max or a min over the set,
@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/* Longest values, in characters (SPEC section 2); UTF-8 needs at most four
+/* Longest values, in characters (doc/CONTRACT.md section 2); UTF-8 needs at most four
  * bytes a character. */
 #define RS_CODE_MAX_CHARS 64
 #define RS_NAME_MAX_CHARS 120
@@ -30,7 +30,7 @@ extern "C" {
  * byte order is the export order (user_id, then character_code). */
 #define RS_KEY_MAX (RS_UUID_LEN + RS_CODE_MAX_BYTES)
 
-/* A byte string that does not own its bytes.  n == 0 means missing: SPEC
+/* A byte string that does not own its bytes.  n == 0 means missing: doc/CONTRACT.md
  * section 2 makes NULL, absent and "" the same thing. */
 typedef struct rs_str {
 	const char *p;
@@ -79,7 +79,7 @@ typedef struct rs_record {
 	 * the union of two single-id sets is single-id iff the ids are equal. */
 	unsigned multi_cid : 1;
 	/* Counts, outside the lattice: how many observations and dump rows
-	 * were applied.  Sources make each input apply once (SPEC section 5),
+	 * were applied.  Sources make each input apply once (doc/CONTRACT.md section 5),
 	 * which is what keeps these exact. */
 	uint64_t n_obs;
 	uint64_t n_dump;
@@ -108,7 +108,7 @@ size_t rs_key_make(uint8_t out[RS_KEY_MAX], const uint8_t user[RS_UUID_LEN],
 /* LMDB's default order: bytes, then length. */
 int rs_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
-/* Byte-wise order of values, the tie-break of SPEC section 3. */
+/* Byte-wise order of values, the tie-break of doc/CONTRACT.md section 3. */
 int rs_str_cmp(rs_str a, rs_str b);
 
 #ifdef __cplusplus

@@ -1,4 +1,4 @@
-/* RFC 3339 timestamps as PostgreSQL prints and accepts them (SPEC section 2),
+/* RFC 3339 timestamps as PostgreSQL prints and accepts them (doc/CONTRACT.md section 2),
  * held as microseconds since 1970-01-01 00:00:00 UTC. */
 #ifndef REWARDSTORE_TIMESTAMP_H
 #define REWARDSTORE_TIMESTAMP_H

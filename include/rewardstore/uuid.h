@@ -1,5 +1,5 @@
 /* UUIDs: the 8-4-4-4-12 hex form in, lowercase out, and the name-based ids
- * of SPEC section 3. */
+ * of doc/CONTRACT.md section 3. */
 #ifndef REWARDSTORE_UUID_H
 #define REWARDSTORE_UUID_H
 

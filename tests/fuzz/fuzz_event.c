@@ -1,6 +1,6 @@
 /* libFuzzer target: the JSON event reader.  Any bytes are a line; the
  * reader must return 0 or RS_EBADLINE, never crash, and what it accepts
- * must satisfy SPEC section 2's rules. */
+ * must satisfy doc/CONTRACT.md section 2's rules. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
