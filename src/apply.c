@@ -54,30 +54,53 @@ int rs_store_put_one(rs_store *s, MDB_cursor *cur, rs_appender *ap, const uint8_
                    rs_error *err)
 {
 	MDB_val k = { key_len, (void *)key }, v;
-	rs_record stored, r;
+	rs_record stored, r, marked;
 	int rc;
 
 	if (!ap->past && ap->last_len && rs_key_cmp(key, key_len, ap->last, ap->last_len) > 0)
 		ap->past = 1;
 
-	if (raw == NULL) {
-		if ((rc = reserve(s, rs_record_encoded_max(rec))))
-			return rs_error_set(err, rc, "out of memory");
-		v.mv_size = rs_record_encode(rec, s->scratch);
-		v.mv_data = s->scratch;
-	} else {
-		v.mv_size = raw_len;
-		v.mv_data = (void *)raw;
+	if (raw && rs_record_raw_marked(raw, raw_len)) {
+		/* a mark from elsewhere (another store): this store's own comes */
+		if ((rc = rs_record_decode(&r, raw, raw_len))) {
+			rs_error_set(err, rc, "a record to write is damaged: %s", rs_strerror(rc));
+			return rc;
+		}
+		rec = &r;
+		raw = NULL;
 	}
-	rc = mdb_cursor_put(cur, &k, &v, ap->past ? MDB_APPEND : MDB_NOOVERWRITE);
+	/* a new key: a new row, changed in this run.  An encoded one is
+	 * copied once, into the page LMDB reserves for it, with the mark */
+	unsigned reserved = 0;
+	size_t want;
+	if (raw == NULL) {
+		marked = *rec;
+		marked.mark = s->run;
+		if ((rc = reserve(s, rs_record_encoded_max(&marked))))
+			return rs_error_set(err, rc, "out of memory");
+		want = rs_record_encode(&marked, s->scratch);
+	} else {
+		want = raw_len + 1;
+		for (uint64_t m = s->run; m >= 0x80; m >>= 7)
+			want++;
+		reserved = MDB_RESERVE;
+	}
+	v.mv_size = want;
+	v.mv_data = reserved ? NULL : s->scratch;
+	rc = mdb_cursor_put(cur, &k, &v, (ap->past ? MDB_APPEND : MDB_NOOVERWRITE) | reserved);
 	if (rc == MDB_KEYEXIST && ap->past) {
 		/* not in order after all (LMDB checked): the usual way from here */
 		ap->past = 0;
 		ap->last_len = 0;
-		rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+		v.mv_size = want;
+		v.mv_data = reserved ? NULL : s->scratch;
+		rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE | reserved);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		if (reserved)
+			rs_record_add_mark(raw, raw_len, s->run, v.mv_data);
 		return 0;
+	}
 	if (rc != MDB_KEYEXIST) {
 		if (rc != MDB_MAP_FULL)
 			rs_store_fail(err, s->path, rc, "cannot write a record");
@@ -90,7 +113,10 @@ int rs_store_put_one(rs_store *s, MDB_cursor *cur, rs_appender *ap, const uint8_
 		rs_error_locate(err, s->path, 0, 0);
 		return rc;
 	}
+	rs_record before = stored;
 	rs_record_merge(&stored, raw ? &r : rec);
+	/* the mark moves only when the exported row changes (not for a count) */
+	stored.mark = rs_record_same_row(&before, &stored) ? before.mark : s->run;
 	/* stored may point into the page; encode before the put */
 	if ((rc = reserve(s, rs_record_encoded_max(&stored))))
 		return rs_error_set(err, rc, "out of memory");

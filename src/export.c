@@ -172,6 +172,41 @@ static int publish(part *p, int done)
 	return rc;
 }
 
+/* Whether a delta holds this row, which is `now` under the export's
+ * catalog (held_now: held back): its record changed after the run, or
+ * its code's catalog entry did and the row it gave then is not this. */
+static int in_delta(const rs_export_opts *o, const uint8_t *key, size_t key_len,
+                    const rs_record *r, const rs_row *now, int held_now)
+{
+	if (r->mark > o->since)
+		return 1;
+	const uint8_t *code = key + RS_UUID_LEN;
+	size_t n = key_len - RS_UUID_LEN, lo = 0, hi = o->n_changed;
+	int changed = 0;
+	while (lo < hi && !changed) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = rs_key_cmp((const uint8_t *)o->changed_codes[mid], o->changed_lens[mid], code, n);
+		if (c == 0)
+			changed = 1;
+		else if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!changed)
+		return 0;
+	/* only the catalog's columns can differ: the id and the name */
+	rs_row then;
+	int named;
+	int held_then = fill_row(&then, key, key_len, r, o->policy, o->catalog_then, NULL, &named);
+	if (held_then != held_now)
+		return 1;
+	return !held_now &&
+	       (then.has_character_id != now->has_character_id ||
+	        memcmp(then.character_id, now->character_id, RS_UUID_LEN) != 0 ||
+	        then.name.n != now->name.n || memcmp(then.name.p, now->name.p, now->name.n) != 0);
+}
+
 static int part_write(part *p)
 {
 	const uint8_t *key;
@@ -186,8 +221,11 @@ static int part_write(part *p)
 			break;
 		if (!p->second && p->o->threads != 1 && key[0] >= split_key[0])
 			break;
-		if (fill_row(&rows[n], key, key_len, &r, p->o->policy, p->o->catalog, &fb,
-		             &named[n])) {
+		int held = fill_row(&rows[n], key, key_len, &r, p->o->policy, p->o->catalog, &fb,
+		                    &named[n]);
+		if (p->o->delta && !in_delta(p->o, key, key_len, &r, &rows[n], held))
+			continue;
+		if (held) {
 			p->counts.held_back++;
 			continue;
 		}

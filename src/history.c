@@ -45,6 +45,29 @@ static int history_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	return rc;
 }
 
+int rs_store_marks(rs_store *s, uint64_t *from, uint64_t *last, rs_error *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	/* the last run now (another writer may have added some since this
+	 * store was opened) */
+	*from = s->marks_from;
+	*last = 0;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return rs_store_fail(err, s->path, rc, "cannot begin a read transaction");
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)) == 0) {
+		if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+			for (int i = 0; i < 8; i++)
+				*last = *last << 8 | ((const uint8_t *)k.mv_data)[i];
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return rc ? rs_store_fail(err, s->path, rc, "cannot read the history") : 0;
+}
+
 int rs_store_history_add(rs_store *s, const char *text, size_t len, rs_error *err)
 {
 	history_entry h = { text, len };

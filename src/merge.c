@@ -156,6 +156,7 @@ int rs_store_merge(rs_store *s, const char *src_path, int force, size_t batch_ke
 			rc = rs_error_set(err, RS_ECORRUPT, "a record of '%s' is damaged", src_path);
 			goto close_cursor;
 		}
+		r.mark = 0; /* the other store's runs are not this one's */
 		if ((rc = rs_batch_add_record(b, k.mv_data, k.mv_size, &r))) {
 			rs_error_set(err, rc, "out of memory");
 			goto close_cursor;

@@ -240,6 +240,7 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *cons
 			buf = nb;
 			cap = need;
 		}
+		r.mark = 0; /* a run of this store means nothing to the reducer's */
 		size_t len = rs_record_encode(&r, buf);
 		writer_add(&w[only < n ? 0 : k], key, key_len, buf, len);
 		if (records)

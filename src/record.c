@@ -162,6 +162,26 @@ int rs_record_same(const rs_record *a, const rs_record *b)
 	       same_field(&a->source, &b->source);
 }
 
+static int same_value(const rs_field *a, const rs_field *b)
+{
+	return a->v.n == b->v.n && memcmp(a->v.p, b->v.p, a->v.n) == 0;
+}
+
+static int same_id_value(const rs_idfield *a, const rs_idfield *b)
+{
+	return a->has == b->has && (!a->has || memcmp(a->v, b->v, RS_UUID_LEN) == 0);
+}
+
+int rs_record_same_row(const rs_record *a, const rs_record *b)
+{
+	return a->acquired_min == b->acquired_min && a->t_max == b->t_max &&
+	       same_id_value(&a->cid_newest, &b->cid_newest) &&
+	       same_id_value(&a->cid_oldest, &b->cid_oldest) &&
+	       same_id_value(&a->id, &b->id) && same_value(&a->name, &b->name) &&
+	       same_value(&a->type, &b->type) && same_value(&a->dialog, &b->dialog) &&
+	       same_value(&a->status, &b->status) && same_value(&a->source, &b->source);
+}
+
 /* ---- encoding ----
  *
  * version 1:
@@ -170,6 +190,8 @@ int rs_record_same(const rs_record *a, const rs_record *b)
  *   i64 acquired_min (little-endian), zigzag varint t_max - acquired_min
  *   per present id column: zigzag delta of its time, 16 bytes
  *   per present text column: zigzag delta of its time, varint length, bytes
+ *   with F_MARK: varint mark, last (so that the store adds it to an
+ *   encoded record by appending it)
  * Times of "newest" columns are stored as t_max - t, of "oldest" ones as
  * t - acquired_min: both are usually 0, one byte. */
 
@@ -177,7 +199,7 @@ int rs_record_same(const rs_record *a, const rs_record *b)
 enum {
 	F_CID_NEWEST = 1 << 0, F_CID_OLDEST = 1 << 1, F_ID = 1 << 2,
 	F_MULTI = 1 << 3, F_NAME = 1 << 4, F_TYPE = 1 << 5, F_DIALOG = 1 << 6,
-	F_STATUS = 1 << 7, F_SOURCE = 1 << 8, F_ALL = (1 << 9) - 1
+	F_STATUS = 1 << 7, F_SOURCE = 1 << 8, F_MARK = 1 << 9, F_ALL = (1 << 10) - 1
 };
 
 static uint8_t *put_varint(uint8_t *p, uint64_t v)
@@ -204,7 +226,7 @@ static int64_t unzigzag(uint64_t v)
 #define MAX_VARINT 10
 size_t rs_record_encoded_max(const rs_record *r)
 {
-	return 3 + 2 * MAX_VARINT + 8 + MAX_VARINT +
+	return 3 + 3 * MAX_VARINT + 8 + MAX_VARINT +
 	       3 * (MAX_VARINT + RS_UUID_LEN) +
 	       5 * (2 * MAX_VARINT) + r->name.v.n + r->type.v.n +
 	       r->dialog.v.n + r->status.v.n + r->source.v.n;
@@ -233,7 +255,7 @@ size_t rs_record_encode(const rs_record *r, uint8_t *buf)
 	                 (r->name.v.n ? F_NAME : 0) | (r->type.v.n ? F_TYPE : 0) |
 	                 (r->dialog.v.n ? F_DIALOG : 0) |
 	                 (r->status.v.n ? F_STATUS : 0) |
-	                 (r->source.v.n ? F_SOURCE : 0);
+	                 (r->source.v.n ? F_SOURCE : 0) | (r->mark ? F_MARK : 0);
 	uint8_t *p = buf;
 	uint64_t acq = (uint64_t)r->acquired_min;
 
@@ -261,7 +283,23 @@ size_t rs_record_encode(const rs_record *r, uint8_t *buf)
 		p = put_text(p, r->t_max - r->status.t, r->status.v);
 	if (r->source.v.n)
 		p = put_text(p, r->source.t - r->acquired_min, r->source.v);
+	if (r->mark)
+		p = put_varint(p, r->mark);
 	return (size_t)(p - buf);
+}
+
+int rs_record_raw_marked(const uint8_t *raw, size_t n)
+{
+	return n >= 3 && (raw[2] & (F_MARK >> 8));
+}
+
+size_t rs_record_add_mark(const uint8_t *raw, size_t n, uint64_t mark, uint8_t *out)
+{
+	memcpy(out, raw, n);
+	if (mark == 0 || n < 3)
+		return n;
+	out[2] |= (uint8_t)(F_MARK >> 8);
+	return (size_t)(put_varint(out + n, mark) - out);
 }
 
 typedef struct reader {
@@ -362,7 +400,8 @@ int rs_record_decode(rs_record *r, const uint8_t *buf, size_t n)
 	    ((flags & F_TYPE) && get_text(&rd, &r->type, r->t_max, -1)) ||
 	    ((flags & F_DIALOG) && get_text(&rd, &r->dialog, r->t_max, -1)) ||
 	    ((flags & F_STATUS) && get_text(&rd, &r->status, r->t_max, -1)) ||
-	    ((flags & F_SOURCE) && get_text(&rd, &r->source, r->acquired_min, 1)))
+	    ((flags & F_SOURCE) && get_text(&rd, &r->source, r->acquired_min, 1)) ||
+	    ((flags & F_MARK) && (get_varint(&rd, &r->mark) || r->mark == 0)))
 		return RS_ECORRUPT;
 	if (rd.p != rd.end)
 		return RS_ECORRUPT;

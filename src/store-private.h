@@ -19,6 +19,15 @@
 struct rs_store {
 	MDB_env *env;
 	MDB_dbi records, meta, sources, catalog, catalog_ids, history, merged;
+	/* "catalog_marks": code -> the run that last changed its catalog
+	 * entry (absent in a store no writer of format 2 opened yet) */
+	MDB_dbi catalog_marks;
+	int has_catalog_marks;
+	/* Change marks (export --changed-since): the run this writer records
+	 * in the history, which every record it changes is marked with; the
+	 * last run recorded when it was opened; the first run since which
+	 * every change is marked (0: none is) */
+	uint64_t run, last_run, marks_from;
 	uint8_t id[16];           /* this store's id, made when it was created */
 	unsigned flags;
 	char path[RS_ERROR_SOURCE_LEN];

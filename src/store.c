@@ -184,6 +184,41 @@ static int open_dbs(rs_store *s, rs_error *err)
 	    (rc = mdb_dbi_open(txn, "history", create, &s->history)) ||
 	    (rc = mdb_dbi_open(txn, "merged", create, &s->merged)))
 		goto fail;
+	rc = mdb_dbi_open(txn, "catalog_marks", create, &s->catalog_marks);
+	if (rc == 0)
+		s->has_catalog_marks = 1;
+	else if (rc != MDB_NOTFOUND)
+		goto fail;
+	/* the run this writer will record: each change it makes is marked so */
+	MDB_cursor *hc;
+	MDB_val hk, hv;
+	if ((rc = mdb_cursor_open(txn, s->history, &hc)))
+		goto fail;
+	if (mdb_cursor_get(hc, &hk, &hv, MDB_LAST) == 0 && hk.mv_size == 8)
+		for (int i = 0; i < 8; i++)
+			s->last_run = s->last_run << 8 | ((const uint8_t *)hk.mv_data)[i];
+	mdb_cursor_close(hc);
+	s->run = s->last_run + 1;
+	MDB_val mfk = { 10, (void *)"marks_from" }, mfv;
+	rc = mdb_get(txn, s->meta, &mfk, &mfv);
+	if (rc == 0 && mfv.mv_size == 8) {
+		s->marks_from = rs_get_u64(mfv.mv_data);
+	} else if (rc == MDB_NOTFOUND && !rdonly) {
+		/* a new store, or one of format 1: marked from this run on */
+		uint8_t b[8];
+		rs_put_u64(b, s->run);
+		mfv.mv_size = 8;
+		mfv.mv_data = b;
+		if ((rc = mdb_put(txn, s->meta, &mfk, &mfv, 0)))
+			goto fail;
+		s->marks_from = s->run;
+		uint32_t fmt = RS_STORE_FORMAT;
+		MDB_val fv = { sizeof fmt, &fmt };
+		if ((rc = mdb_put(txn, s->meta, &k, &fv, 0)))
+			goto fail;
+	} else if (rc && rc != MDB_NOTFOUND) {
+		goto fail;
+	}
 	/* the store's id: merges remember the stores they folded in by it */
 	MDB_val ik = { 8, (void *)"store_id" }, iv;
 	rc = mdb_get(txn, s->meta, &ik, &iv);
@@ -249,7 +284,7 @@ static int env_open(MDB_env **out, const char *path, unsigned mflags, uint64_t m
 
 	if ((rc = mdb_env_create(&env)))
 		return rs_store_fail(err, path, rc, "cannot create an LMDB environment");
-	if ((rc = mdb_env_set_maxdbs(env, 8)) ||
+	if ((rc = mdb_env_set_maxdbs(env, 16)) ||
 	    (rc = mdb_env_set_mapsize(env, map_size ? map_size : RS_DEFAULT_MAP_SIZE))) {
 		rs_store_fail(err, path, rc, "cannot configure LMDB");
 		goto close_env;

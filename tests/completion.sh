@@ -24,7 +24,7 @@ assert_eq "export --format" "csv jsonl sql text" "$(complete_words rewardstore e
 assert_eq "import-dump --format" "csv text" "$(complete_words rewardstore import-dump --format '')"
 assert_eq "--character-id" "catalog newest oldest" \
 	"$(complete_words rewardstore export --character-id '')"
-assert_eq "export's options" "--character-id" "$(complete_words rewardstore export --ch)"
+assert_eq "export's options" "--changed-since --character-id" "$(complete_words rewardstore export --ch)"
 
 # file names where a command takes files; directories for stores
 mkdir -p "$T/logs/sub"

@@ -173,15 +173,18 @@ fi
 # --- stores that must not be touched: one line of error, no change
 cp -r "$T/small-ref" "$T/newer"
 mdb_dump -s meta "$T/newer" > "$T/meta.dump"
-# the value after the key "format" (hex 666f726d6174) is the version: make it 2
-awk 'prev == " 666f726d6174" { print " 02000000"; prev = ""; next } { print; prev = $0 }' "$T/meta.dump" > "$T/meta2.dump"
+# the value after the key "format" (hex 666f726d6174) is the version: make
+# it one more than this build's
+newer=$(( $(rs --version | sed -n 's/.*store format \([0-9]*\).*/\1/p') + 1 ))
+awk -v v="$(printf ' %02x000000' "$newer")" \
+	'prev == " 666f726d6174" { print v; prev = ""; next } { print; prev = $0 }' "$T/meta.dump" > "$T/meta2.dump"
 mdb_load -s meta "$T/newer" < "$T/meta2.dump" 2>/dev/null
 before=$(files_sum "$T/newer")
 rs --db "$T/newer" export > /dev/null 2> "$T/newer.err"
 assert_status "a newer store: export" 1 $?
 rs --db "$T/newer" import "$T/small-0.jsonl" 2>> "$T/newer.err"
 assert_status "a newer store: import" 1 $?
-assert_grep "a newer store is named" "has format 2, newer than this rewardstore reads" "$T/newer.err"
+assert_grep "a newer store is named" "has format $newer, newer than this rewardstore reads" "$T/newer.err"
 assert_eq "one line per refusal" 2 "$(grep -c . "$T/newer.err")"
 assert_eq "a newer store is unchanged" "$before" "$(files_sum "$T/newer")"
 

@@ -12,7 +12,7 @@ rs() { ${RS_WRAP:-} "$RS" "$@"; }
 passed=0
 failed=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/rs-test.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 ok() { passed=$((passed + 1)); }
 not_ok() {

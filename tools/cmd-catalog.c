@@ -31,6 +31,8 @@ static int exec_catalog(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **arg
 		rs_msg_error_value(&err);
 		return EXIT_ERROR;
 	}
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
 	if ((status = rs_cmd_open_store(ctx, 0, &s)))
 		goto free_catalog;
 	if (rs_store_catalog_put(s, c, &err)) {
@@ -38,6 +40,10 @@ static int exec_catalog(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **arg
 		status = EXIT_ERROR;
 		goto close_store;
 	}
+	/* a run of its own: the rows it changes are in the delta after it */
+	rs_import_counts counts = { .lines = rs_catalog_size(c) + rejected, .rejected = rejected };
+	rs_cmd_record_run(s, "catalog", NULL, started, rejected ? EXIT_ATTENTION : EXIT_OK, 1,
+	                  argv + optind, &counts);
 	fprintf(stderr, "catalog: %zu codes loaded from '%s'%s", rs_catalog_size(c), argv[optind],
 	        rejected ? "" : "\n");
 	if (rejected) {

@@ -7,6 +7,50 @@
 
 #include "cmd.h"
 
+/* Whether the store can say what changed after run `since`, and the codes
+ * whose catalog entry did: a run it cannot answer for is bad usage (exit
+ * 2), never a short delta. */
+static int delta_check(rs_store *s, uint64_t since, rs_export_opts *eo)
+{
+	uint64_t from, last;
+	size_t *lens;
+	rs_error err;
+
+	rs_error_clear(&err);
+	if (rs_store_marks(s, &from, &last, &err)) {
+		rs_msg_error_value(&err);
+		return EXIT_ERROR;
+	}
+	if (since > last) {
+		rs_msg_error("there is no run %llu in '%s' (its last run is %llu; see 'rewardstore history')",
+		             (unsigned long long)since, rs_store_path(s), (unsigned long long)last);
+		return EXIT_USAGE;
+	}
+	if (from == 0) {
+		rs_msg_error("store '%s' keeps no change marks (an older rewardstore wrote it; the "
+		             "next import starts them): export it whole", rs_store_path(s));
+		return EXIT_USAGE;
+	}
+	if (since + 1 < from) {
+		rs_msg_error("store '%s' cannot tell what changed since run %llu: it marks changes "
+		             "from run %llu on (an older rewardstore wrote the runs before); "
+		             "export it whole", rs_store_path(s), (unsigned long long)since,
+		             (unsigned long long)from);
+		return EXIT_USAGE;
+	}
+	rs_catalog *then;
+	if (rs_store_catalog_at(s, since, &then, &eo->changed_codes, &lens, &eo->n_changed, &err)) {
+		rs_msg_error_value(&err);
+		return EXIT_ERROR;
+	}
+	rs_catalog_free((rs_catalog *)eo->catalog_then);
+	eo->catalog_then = then;
+	eo->changed_lens = lens;
+	eo->delta = 1;
+	eo->since = since;
+	return EXIT_OK;
+}
+
 static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -14,6 +58,7 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		{ "character-id", required_argument, NULL, 'c' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "changed-since", required_argument, NULL, 'C' },
 		RS_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -24,7 +69,9 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	const char *out_path = NULL;
 	char *tmp_path = NULL, *real_path = NULL;
 	uint8_t user[RS_UUID_LEN];
-	int by_user = 0, c, rc, status = EXIT_OK;
+	int by_user = 0, c, rc, status = EXIT_OK, delta = 0;
+	uint64_t since = 0;
+	rs_export_opts eo = { 0 };
 	rs_store *s = NULL;
 	FILE *fp = stdout;
 	rs_error err;
@@ -68,6 +115,16 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 		case 'o':
 			out_path = optarg;
 			break;
+		case 'C': {
+			char *end;
+			errno = 0;
+			since = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-')
+				return rs_cmd_usage_error(cmd, "'%s' is not a run number (as 'history' numbers runs)",
+				                          optarg);
+			delta = 1;
+			break;
+		}
 		}
 	}
 	/* STORE...: the partitions of a map/reduce job, in order, as one export */
@@ -79,6 +136,8 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 	}
 	if (by_user && nstores > 1)
 		return rs_cmd_usage_error(cmd, "--user takes one store");
+	if (delta && nstores > 1)
+		return rs_cmd_usage_error(cmd, "--changed-since takes one store (runs are a store's own)");
 	struct stat st;
 	if (out_path && strcmp(out_path, "-") != 0 && stat(out_path, &st) == 0 &&
 	    !S_ISREG(st.st_mode)) {
@@ -112,7 +171,8 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			goto free_tmp;
 		}
 	}
-	rs_export_opts eo = { .format = format, .user = by_user ? user : NULL };
+	eo.format = format;
+	eo.user = by_user ? user : NULL;
 	rs_export_counts ec = { 0 };
 	/* the second half of the rows waits beside the output, where there is
 	 * room for it */
@@ -150,6 +210,8 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			status = EXIT_ERROR;
 			break;
 		}
+		if (delta && (status = delta_check(s, since, &eo)))
+			break;
 		if ((status = rs_cmd_load_catalog(s, &catalog)))
 			break;
 		/* doc/CONTRACT.md section 7: catalog when a catalog is loaded, else newest */
@@ -215,12 +277,17 @@ free_tmp:
 	free(real_path);
 	rs_catalog_free(catalog);
 	rs_store_close(s);
+	for (size_t i = 0; i < eo.n_changed; i++)
+		free(eo.changed_codes[i]);
+	free(eo.changed_codes);
+	free((void *)eo.changed_lens);
+	rs_catalog_free((rs_catalog *)eo.catalog_then);
 	return status;
 }
 
 const rs_cmd rs_cmd_export = {
 	.name = "export",
-	.usage = "[--format csv|text|jsonl|sql] [--character-id catalog|newest|oldest] [--user UUID] [-o FILE] [STORE...]",
+	.usage = "[--format csv|text|jsonl|sql] [--character-id catalog|newest|oldest] [--user UUID] [--changed-since RUN] [-o FILE] [STORE...]",
 	.summary = "write one clean row per (user_id, character_code), ordered by key",
 	.options =
 		"  --format FORMAT       csv: COPY (FORMAT csv, HEADER), the default; text: COPY's\n"
@@ -229,6 +296,10 @@ const rs_cmd rs_cmd_export = {
 		"  --character-id WHICH  catalog (the default with a catalog), newest (the\n"
 		"                        default without), or oldest observed character_id\n"
 		"  --user UUID           only this user's rows\n"
+		"  --changed-since RUN   only the rows that differ from what an export right\n"
+		"                        after run RUN (as 'history' numbers them) gave, new\n"
+		"                        ones included; with --format sql, a script that\n"
+		"                        brings the table from then to now\n"
 		"  -o, --output FILE     write to FILE (replaced only when the export succeeds)\n"
 		"  STORE...              export these stores, in order, as one (the reduced\n"
 		"                        partitions of a map/reduce job); --db is not used\n",

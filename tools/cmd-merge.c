@@ -1,4 +1,6 @@
 /* rewardstore merge: fold other stores' records and sources into this one. */
+#include <stdlib.h>
+
 #include "cmd.h"
 
 static int exec_merge(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
@@ -24,9 +26,19 @@ static int exec_merge(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (optind == argc)
 		return rs_cmd_usage_error(cmd, "no stores to merge given");
-	if ((status = rs_cmd_open_store(ctx, flags, &s)))
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
+	rs_import_counts *counts = calloc((size_t)(argc - optind), sizeof *counts);
+	if (counts == NULL) {
+		rs_msg_error("out of memory");
+		return EXIT_ERROR;
+	}
+	if ((status = rs_cmd_open_store(ctx, flags, &s))) {
+		free(counts);
 		return status;
-	for (int i = optind; i < argc; i++) {
+	}
+	int done = 0;
+	for (int i = optind; i < argc; i++, done++) {
 		rs_merge_counts c;
 		rs_error err;
 		rs_error_clear(&err);
@@ -41,7 +53,12 @@ static int exec_merge(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 			fprintf(stderr, "'%s': %s%llu records (%llu observations) merged\n", argv[i],
 			        c.resumed ? "resumed an interrupted merge: " : "",
 			        (unsigned long long)c.records, (unsigned long long)c.observations);
+		counts[i - optind].lines = c.records;
+		counts[i - optind].events = c.observations;
 	}
+	/* a run of its own: the rows it changes are marked with it */
+	rs_cmd_record_run(s, "merge", NULL, started, status, done, argv + optind, counts);
+	free(counts);
 	rs_store_close(s);
 	return status;
 }

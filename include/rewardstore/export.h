@@ -83,6 +83,17 @@ typedef struct rs_export_opts {
 	 * merge), so that the exports of several stores, one after the
 	 * other, are one export (the partitions of a map/reduce job) */
 	unsigned frame;
+	/* A delta (export --changed-since): only the rows whose record was
+	 * changed after run `since` (rs_record.mark), or whose code's catalog
+	 * entry was (changed_codes, sorted byte-wise, n_changed of them) and
+	 * whose row under catalog_then (the catalog as it was right after
+	 * that run, rs_store_catalog_at) differs from the row now */
+	int delta;
+	uint64_t since;
+	const rs_catalog *catalog_then;
+	char **changed_codes;
+	const size_t *changed_lens;
+	size_t n_changed;
 } rs_export_opts;
 
 #define RS_EXPORT_NO_BEGIN 1u

@@ -83,6 +83,10 @@ typedef struct rs_record {
 	 * which is what keeps these exact. */
 	uint64_t n_obs;
 	uint64_t n_dump;
+	/* The run (as history numbers runs) that last changed the row this
+	 * record exports, 0 when not known; outside the lattice too: the
+	 * store sets it when it writes the record (export --changed-since). */
+	uint64_t mark;
 } rs_record;
 
 /* The record of the single observation o.  Its strings point into o's. */
@@ -94,6 +98,17 @@ void rs_record_merge(rs_record *dst, const rs_record *src);
 
 /* Whether two records hold the same lattice value (counts ignored). */
 int rs_record_same(const rs_record *a, const rs_record *b);
+
+/* Whether two records give the same exported row, whatever the export's
+ * options: the same values in every column (the times that chose them,
+ * the counts and the mark aside). */
+int rs_record_same_row(const rs_record *a, const rs_record *b);
+
+/* Copy the encoded record raw (which has no mark) to out with mark added;
+ * out needs n + 10 bytes.  Returns the size written. */
+size_t rs_record_add_mark(const uint8_t *raw, size_t n, uint64_t mark, uint8_t *out);
+/* Whether an encoded record carries a mark. */
+int rs_record_raw_marked(const uint8_t *raw, size_t n);
 
 /* Binary encoding of a record, version 1.  encode returns the size written,
  * which never exceeds rs_record_encoded_max(r).  decode returns 0 or

@@ -19,7 +19,9 @@ extern "C" {
 #endif
 
 /* The on-disk format this build writes and the newest it reads. */
-#define RS_STORE_FORMAT 1
+/* 2: records carry change marks (a format 1 store is upgraded by the first
+ * writer that opens it; its changes are marked from then on). */
+#define RS_STORE_FORMAT 2
 
 enum {
 	/* Open for reading; the store must exist.  Without it the store is
@@ -119,6 +121,21 @@ int rs_cursor_next(rs_cursor *c, const uint8_t **key, size_t *key_len,
  * same snapshot. */
 uint64_t rs_cursor_snapshot(const rs_cursor *c);
 void rs_cursor_close(rs_cursor *c);
+
+/* Change marks, for export --changed-since: *from is the first run since
+ * which every change of an exported row is marked (0: none is, a store
+ * of format 1 no writer of format 2 has opened), *last the last run the
+ * history holds.  A run R can be answered for when from > 0 and
+ * from - 1 <= R <= last. */
+int rs_store_marks(rs_store *s, uint64_t *from, uint64_t *last, rs_error *err);
+
+/* The catalog as it was right after run `since` (*then, to free with
+ * rs_catalog_free), and the codes whose entry a load after that run added,
+ * changed or removed, in byte order: codes[i] of lens[i] bytes (each, and
+ * both arrays, to free). */
+struct rs_catalog;
+int rs_store_catalog_at(rs_store *s, uint64_t since, struct rs_catalog **then, char ***codes,
+                        size_t **lens, size_t *n, rs_error *err);
 
 /* The import history: one entry per run, in order, as text the program
  * composes (the library does not interpret it). */
