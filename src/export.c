@@ -204,7 +204,8 @@ static int in_delta(const rs_export_opts *o, const uint8_t *key, size_t key_len,
 	return !held_now &&
 	       (then.has_character_id != now->has_character_id ||
 	        memcmp(then.character_id, now->character_id, RS_UUID_LEN) != 0 ||
-	        then.name.n != now->name.n || memcmp(then.name.p, now->name.p, now->name.n) != 0);
+	        then.name.n != now->name.n ||
+	        (now->name.n && memcmp(then.name.p, now->name.p, now->name.n) != 0));
 }
 
 static int part_write(part *p)

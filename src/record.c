@@ -164,7 +164,8 @@ int rs_record_same(const rs_record *a, const rs_record *b)
 
 static int same_value(const rs_field *a, const rs_field *b)
 {
-	return a->v.n == b->v.n && memcmp(a->v.p, b->v.p, a->v.n) == 0;
+	/* a missing value's p may be NULL: memcmp must not see it */
+	return a->v.n == b->v.n && (a->v.n == 0 || memcmp(a->v.p, b->v.p, a->v.n) == 0);
 }
 
 static int same_id_value(const rs_idfield *a, const rs_idfield *b)

@@ -29,7 +29,8 @@ static uint8_t *put_version(uint8_t *p, uint64_t run, int present, const void *i
 		memcpy(p + 9, id, RS_UUID_LEN);
 	p[9 + RS_UUID_LEN] = (uint8_t)name_len;
 	p[10 + RS_UUID_LEN] = (uint8_t)(name_len >> 8);
-	memcpy(p + VERSION_FIXED, name, name_len);
+	if (name_len)
+		memcpy(p + VERSION_FIXED, name, name_len);
 	return p + VERSION_FIXED + name_len;
 }
 
@@ -82,7 +83,8 @@ static int mark_changes(rs_store *s, MDB_txn *txn, const rs_catalog *c)
 			v.mv_data = NULL;
 		if ((rc == MDB_NOTFOUND || v.mv_size != RS_UUID_LEN + e->name.n ||
 		     memcmp(v.mv_data, e->id, RS_UUID_LEN) != 0 ||
-		     memcmp((const uint8_t *)v.mv_data + RS_UUID_LEN, e->name.p, e->name.n) != 0) &&
+		     (e->name.n &&
+		      memcmp((const uint8_t *)v.mv_data + RS_UUID_LEN, e->name.p, e->name.n) != 0)) &&
 		    (rc = mark_code(s, txn, e->code.p, e->code.n, &v, 1, e->id, e->name.p, e->name.n)))
 			return rc;
 	}
