@@ -13,27 +13,34 @@ typedef struct history_entry {
 	size_t len;
 } history_entry;
 
+int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*last = 0;
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == 0 && k.mv_size == 8)
+		for (int i = 0; i < 8; i++)
+			*last = *last << 8 | ((const uint8_t *)k.mv_data)[i];
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int history_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
 	const history_entry *h = arg;
-	MDB_cursor *cur;
 	MDB_val k, v;
 	uint8_t key[8];
-	uint64_t run = 1;
+	uint64_t run;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
+	if ((rc = rs_store_last_run(s, txn, &run)))
 		return rs_store_fail(err, s->path, rc, "cannot record the run");
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	mdb_cursor_close(cur);
-	if (rc == 0 && k.mv_size == 8) {
-		run = 0;
-		for (int i = 0; i < 8; i++)
-			run = run << 8 | ((const uint8_t *)k.mv_data)[i];
-		run++;
-	} else if (rc != MDB_NOTFOUND && rc != 0) {
-		return rs_store_fail(err, s->path, rc, "cannot record the run");
-	}
+	run++;
 	for (int i = 0; i < 8; i++)
 		key[i] = (uint8_t)(run >> (56 - 8 * i));
 	k.mv_size = 8;
@@ -48,22 +55,14 @@ static int history_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 int rs_store_marks(rs_store *s, uint64_t *from, uint64_t *last, rs_error *err)
 {
 	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
 	int rc;
 
 	/* the last run now (another writer may have added some since this
 	 * store was opened) */
 	*from = s->marks_from;
-	*last = 0;
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
 		return rs_store_fail(err, s->path, rc, "cannot begin a read transaction");
-	if ((rc = mdb_cursor_open(txn, s->history, &cur)) == 0) {
-		if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
-			for (int i = 0; i < 8; i++)
-				*last = *last << 8 | ((const uint8_t *)k.mv_data)[i];
-		mdb_cursor_close(cur);
-	}
+	rc = rs_store_last_run(s, txn, last);
 	mdb_txn_abort(txn);
 	return rc ? rs_store_fail(err, s->path, rc, "cannot read the history") : 0;
 }

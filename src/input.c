@@ -181,12 +181,28 @@ static int damaged(rs_input *in, rs_error *err, const char *what,
 	return RS_EIO;
 }
 
-/* The decoders may hold output back when the caller's buffer fills, so at
- * the end of the file they are called once more with no input to drain it;
- * only a stream that then yields nothing and did not end is truncated. */
+/* One step of the gzip decoder, ISA-L's or zlib's: inflate what raw holds
+ * into buf (*got bytes), note where a member ends; NULL, or what is wrong
+ * with the data. */
 #ifdef HAVE_LIBISAL
-static const char *isal_reason(int r)
+static void gz_reset(rs_input *in)
 {
+	isal_inflate_reset(in->isal);
+	in->isal->crc_flag = ISAL_GZIP;
+}
+
+static const char *gz_step(rs_input *in, char *buf, size_t cap, size_t *got)
+{
+	struct inflate_state *s = in->isal;
+	s->next_in = in->raw + in->raw_pos;
+	s->avail_in = (uint32_t)(in->raw_len - in->raw_pos);
+	s->next_out = (uint8_t *)buf;
+	s->avail_out = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+	uint32_t room = s->avail_out;
+	int r = isal_inflate(s);
+	in->raw_pos = in->raw_len - s->avail_in;
+	*got = room - s->avail_out;
+	in->z_ended = s->block_state == ISAL_BLOCK_FINISH;
 	switch (r) {
 	case ISAL_INVALID_BLOCK: return "invalid block";
 	case ISAL_INVALID_SYMBOL: return "invalid symbol";
@@ -194,47 +210,34 @@ static const char *isal_reason(int r)
 	case ISAL_INVALID_WRAPPER: return "not a gzip header";
 	case ISAL_UNSUPPORTED_METHOD: return "unknown compression method";
 	case ISAL_INCORRECT_CHECKSUM: return "incorrect data check";
-	default: return "unknown error";
+	default: return r < 0 ? "unknown error" : NULL;
 	}
-}
-
-static int read_gzip(rs_input *in, char *buf, size_t cap, size_t *got,
-                     rs_error *err)
-{
-	struct inflate_state *s = in->isal;
-	int rc;
-
-	*got = 0;
-	while (*got == 0) {
-		if ((rc = fill_raw(in, err)))
-			return rc;
-		int at_end = in->raw_pos == in->raw_len;
-		if (at_end && in->z_ended)
-			return 0;
-		if (!at_end && in->z_ended) {
-			/* concatenated members make one stream, as gzip(1) says */
-			isal_inflate_reset(s);
-			s->crc_flag = ISAL_GZIP;
-			in->z_ended = 0;
-		}
-		s->next_in = in->raw + in->raw_pos;
-		s->avail_in = (uint32_t)(in->raw_len - in->raw_pos);
-		s->next_out = (uint8_t *)buf;
-		s->avail_out = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
-		uint32_t room = s->avail_out;
-		int r = isal_inflate(s);
-		in->raw_pos = in->raw_len - s->avail_in;
-		*got = room - s->avail_out;
-		if (r < 0)
-			return damaged(in, err, "gzip data is damaged", isal_reason(r));
-		if (s->block_state == ISAL_BLOCK_FINISH)
-			in->z_ended = 1;
-		if (at_end && *got == 0 && !in->z_ended)
-			return damaged(in, err, "gzip data ends early", "");
-	}
-	return 0;
 }
 #else
+static void gz_reset(rs_input *in)
+{
+	inflateReset(&in->z);
+}
+
+static const char *gz_step(rs_input *in, char *buf, size_t cap, size_t *got)
+{
+	in->z.next_in = in->raw + in->raw_pos;
+	in->z.avail_in = (uInt)(in->raw_len - in->raw_pos);
+	in->z.next_out = (Bytef *)buf;
+	in->z.avail_out = (uInt)cap;
+	int zr = inflate(&in->z, Z_NO_FLUSH);
+	in->raw_pos = in->raw_len - in->z.avail_in;
+	*got = cap - in->z.avail_out;
+	in->z_ended = zr == Z_STREAM_END;
+	if (zr != Z_OK && zr != Z_BUF_ERROR && zr != Z_STREAM_END)
+		return in->z.msg ? in->z.msg : "unknown error";
+	return NULL;
+}
+#endif
+
+/* The decoders may hold output back when the caller's buffer fills, so at
+ * the end of the file they are called once more with no input to drain it;
+ * only a stream that then yields nothing and did not end is truncated. */
 static int read_gzip(rs_input *in, char *buf, size_t cap, size_t *got,
                      rs_error *err)
 {
@@ -249,27 +252,17 @@ static int read_gzip(rs_input *in, char *buf, size_t cap, size_t *got,
 			return 0;
 		if (!at_end && in->z_ended) {
 			/* concatenated members make one stream, as gzip(1) says */
-			inflateReset(&in->z);
+			gz_reset(in);
 			in->z_ended = 0;
 		}
-		in->z.next_in = in->raw + in->raw_pos;
-		in->z.avail_in = (uInt)(in->raw_len - in->raw_pos);
-		in->z.next_out = (Bytef *)buf;
-		in->z.avail_out = (uInt)cap;
-		int zr = inflate(&in->z, Z_NO_FLUSH);
-		in->raw_pos = in->raw_len - in->z.avail_in;
-		*got = cap - in->z.avail_out;
-		if (zr == Z_STREAM_END)
-			in->z_ended = 1;
-		else if (zr != Z_OK && zr != Z_BUF_ERROR)
-			return damaged(in, err, "gzip data is damaged",
-			               in->z.msg ? in->z.msg : "unknown error");
+		const char *bad = gz_step(in, buf, cap, got);
+		if (bad)
+			return damaged(in, err, "gzip data is damaged", bad);
 		if (at_end && *got == 0 && !in->z_ended)
 			return damaged(in, err, "gzip data ends early", "");
 	}
 	return 0;
 }
-#endif
 
 static int read_zstd(rs_input *in, char *buf, size_t cap, size_t *got,
                      rs_error *err)

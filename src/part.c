@@ -258,6 +258,46 @@ close:
 	return rc;
 }
 
+typedef struct source_vec {
+	rs_part_source *v;
+	size_t n, cap;
+	uint64_t from;
+} source_vec;
+
+static int add_source(void *p, const rs_source *src)
+{
+	source_vec *sv = p;
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? 2 * sv->cap : 16;
+		rs_part_source *v = realloc(sv->v, cap * sizeof *v);
+		if (v == NULL)
+			return RS_ENOMEM;
+		sv->v = v;
+		sv->cap = cap;
+	}
+	sv->v[sv->n].src = *src;
+	sv->v[sv->n++].from = sv->from;
+	return 0;
+}
+
+int rs_part_store_sources(rs_store *s, uint64_t from, rs_part_source **out, size_t *n,
+                          rs_error *err)
+{
+	source_vec sv = { .from = from };
+	int rc = rs_store_sources(s, add_source, &sv, err);
+
+	if (rc == RS_ENOMEM)
+		rs_error_set(err, rc, "out of memory");
+	if (rc) {
+		free(sv.v);
+		sv.v = NULL;
+		sv.n = 0;
+	}
+	*out = sv.v;
+	*n = sv.n;
+	return rc;
+}
+
 int rs_part_write_sources(const char *path, uint32_t n, uint32_t k, const rs_part_source *src,
                           size_t nsrc, rs_error *err)
 {

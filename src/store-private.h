@@ -58,6 +58,9 @@ uint64_t rs_store_used_bytes(MDB_env *env);
 typedef int (*rs_txn_body)(rs_store *s, MDB_txn *txn, void *ctx, rs_error *err);
 int rs_store_write(rs_store *s, rs_txn_body body, void *ctx, rs_error *err);
 
+/* history.c: the number of the last run the history holds (0: none). */
+int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last);
+
 /* Little-endian integers of the stored values. */
 static inline void rs_put_u64(uint8_t *p, uint64_t v)
 {

@@ -190,14 +190,8 @@ static int open_dbs(rs_store *s, rs_error *err)
 	else if (rc != MDB_NOTFOUND)
 		goto fail;
 	/* the run this writer will record: each change it makes is marked so */
-	MDB_cursor *hc;
-	MDB_val hk, hv;
-	if ((rc = mdb_cursor_open(txn, s->history, &hc)))
+	if ((rc = rs_store_last_run(s, txn, &s->last_run)))
 		goto fail;
-	if (mdb_cursor_get(hc, &hk, &hv, MDB_LAST) == 0 && hk.mv_size == 8)
-		for (int i = 0; i < 8; i++)
-			s->last_run = s->last_run << 8 | ((const uint8_t *)hk.mv_data)[i];
-	mdb_cursor_close(hc);
 	s->run = s->last_run + 1;
 	MDB_val mfk = { 10, (void *)"marks_from" }, mfv;
 	rc = mdb_get(txn, s->meta, &mfk, &mfv);

@@ -14,28 +14,6 @@
 
 #include "cmd.h"
 
-typedef struct source_vec {
-	rs_part_source *v;
-	size_t n, cap;
-	uint64_t from;
-} source_vec;
-
-static int add_source(void *p, const rs_source *src)
-{
-	source_vec *sv = p;
-	if (sv->n == sv->cap) {
-		size_t cap = sv->cap ? 2 * sv->cap : 16;
-		rs_part_source *v = realloc(sv->v, cap * sizeof *v);
-		if (v == NULL)
-			return RS_ENOMEM;
-		sv->v = v;
-		sv->cap = cap;
-	}
-	sv->v[sv->n].src = *src;
-	sv->v[sv->n++].from = sv->from;
-	return 0;
-}
-
 /* Remove the scratch store: LMDB's two files and the directory. */
 static void remove_scratch(const char *dir)
 {
@@ -220,7 +198,9 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	char **paths = calloc(n, sizeof *paths);
 	uint64_t *records = calloc(n, sizeof *records);
 	rs_import_counts *counts = calloc((size_t)(argc - optind), sizeof *counts);
-	source_vec sv = { .from = from };
+	rs_part_source *srcs = NULL;
+	size_t nsrcs = 0;
+	uint64_t src_from = from;
 	rs_store *s = NULL;
 	rs_error err;
 	if (scratch == NULL || paths == NULL || records == NULL || counts == NULL) {
@@ -255,15 +235,12 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	rs_error_clear(&err);
 	/* a range's lines start at its first line, not at FROM */
 	if (to)
-		sv.from = counts[0].range_start;
+		src_from = counts[0].range_start;
 	if (rs_store_open(&s, scratch, RS_STORE_RDONLY, &err) ||
-	    rs_store_sources(s, add_source, &sv, &err) ||
-	    rs_part_write_store(s, (uint32_t)n, RS_PART_ALL, (const char *const *)paths, sv.v, sv.n,
+	    rs_part_store_sources(s, src_from, &srcs, &nsrcs, &err) ||
+	    rs_part_write_store(s, (uint32_t)n, RS_PART_ALL, (const char *const *)paths, srcs, nsrcs,
 	                        records, &err)) {
-		if (err.code == RS_ENOMEM && err.text[0] == '\0')
-			rs_msg_error("out of memory");
-		else
-			rs_msg_error_value(&err);
+		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 		goto remove;
 	}
@@ -279,7 +256,7 @@ free_all:
 	free(paths);
 	free(records);
 	free(counts);
-	free(sv.v);
+	free(srcs);
 	free(scratch);
 	return status;
 }

@@ -9,37 +9,17 @@
 
 #include "cmd.h"
 
-typedef struct source_vec {
-	rs_part_source *v;
-	size_t n, cap;
-} source_vec;
-
-static int add_source(void *p, const rs_source *src)
-{
-	source_vec *sv = p;
-	if (sv->n == sv->cap) {
-		size_t cap = sv->cap ? 2 * sv->cap : 16;
-		rs_part_source *v = realloc(sv->v, cap * sizeof *v);
-		if (v == NULL)
-			return RS_ENOMEM;
-		sv->v = v;
-		sv->cap = cap;
-	}
-	sv->v[sv->n].src = *src;
-	sv->v[sv->n++].from = 0;
-	return 0;
-}
-
 /* The store's partition, and its sources, as one partition file. */
 static int write_out(rs_store *s, const char *path, int sources_only)
 {
-	source_vec sv = { 0 };
+	rs_part_source *srcs = NULL;
+	size_t nsrcs = 0;
 	uint32_t n, k;
 	rs_error err;
 	int status = EXIT_OK;
 
 	rs_error_clear(&err);
-	if (rs_store_partition(s, &n, &k, &err) || rs_store_sources(s, add_source, &sv, &err)) {
+	if (rs_store_partition(s, &n, &k, &err) || rs_part_store_sources(s, 0, &srcs, &nsrcs, &err)) {
 		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 	} else if (n == 0) {
@@ -47,15 +27,15 @@ static int write_out(rs_store *s, const char *path, int sources_only)
 		             rs_store_path(s), path);
 		status = EXIT_ERROR;
 	} else if (sources_only) {
-		if (rs_part_write_sources(path, n, k, sv.v, sv.n, &err)) {
+		if (rs_part_write_sources(path, n, k, srcs, nsrcs, &err)) {
 			rs_msg_error_value(&err);
 			status = EXIT_ERROR;
 		}
-	} else if (rs_part_write_store(s, n, k, &path, sv.v, sv.n, NULL, &err)) {
+	} else if (rs_part_write_store(s, n, k, &path, srcs, nsrcs, NULL, &err)) {
 		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 	}
-	free(sv.v);
+	free(srcs);
 	return status;
 }
 

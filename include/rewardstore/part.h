@@ -45,6 +45,11 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *cons
                         const rs_part_source *src, size_t nsrc, uint64_t *records,
                         rs_error *err);
 
+/* The store's sources as a partition file lists them, each with from
+ * (*out to free). */
+int rs_part_store_sources(rs_store *s, uint64_t from, rs_part_source **out, size_t *n,
+                          rs_error *err);
+
 /* A partition file of partition k of n with the sources alone, no
  * records (what 'map --since' reads). */
 int rs_part_write_sources(const char *path, uint32_t n, uint32_t k, const rs_part_source *src,
