@@ -90,6 +90,15 @@ for n in 1 2 3 7; do
 		done
 		assert_same_file "N=$n layout $layout ($mappers mappers): concatenated = one import" \
 			"$T/one.csv" "$T/cat.out"
+		# text and jsonl have no header: plain concatenation
+		for f in text jsonl; do
+			rm -f "$T/cat.$f"
+			for s in $(stores "$n"); do
+				rs --db "$s" export --format "$f" >> "$T/cat.$f"
+			done
+			assert_same_file "N=$n layout $layout: $f exports concatenated = one import" \
+				"$T/one.$f" "$T/cat.$f"
+		done
 		# shellcheck disable=SC2046
 		for f in csv text jsonl sql; do
 			rs export --format "$f" -o "$T/multi.$f" $(stores "$n")
