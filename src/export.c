@@ -180,20 +180,8 @@ static int in_delta(const rs_export_opts *o, const uint8_t *key, size_t key_len,
 {
 	if (r->mark > o->since)
 		return 1;
-	const uint8_t *code = key + RS_UUID_LEN;
-	size_t n = key_len - RS_UUID_LEN, lo = 0, hi = o->n_changed;
-	int changed = 0;
-	while (lo < hi && !changed) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = rs_key_cmp((const uint8_t *)o->changed_codes[mid], o->changed_lens[mid], code, n);
-		if (c == 0)
-			changed = 1;
-		else if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!changed)
+	if (rs_catalog_find(o->changed_codes, (const char *)key + RS_UUID_LEN,
+	                    key_len - RS_UUID_LEN) == NULL)
 		return 0;
 	/* only the catalog's columns can differ: the id and the name */
 	rs_row then;

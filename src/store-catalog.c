@@ -99,23 +99,17 @@ static int mark_changes(rs_store *s, MDB_txn *txn, const rs_catalog *c)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int rs_store_catalog_at(rs_store *s, uint64_t since, rs_catalog **then, char ***codes,
-                        size_t **lens, size_t *n, rs_error *err)
+int rs_store_catalog_at(rs_store *s, uint64_t since, const rs_catalog *now, rs_catalog **then,
+                        rs_catalog **changed, rs_error *err)
 {
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	rs_catalog *now = NULL, *at = NULL;
-	size_t cap = 0;
+	rs_catalog *at = NULL, *set = NULL;
 	int rc;
 
-	*then = NULL;
-	*codes = NULL;
-	*lens = NULL;
-	*n = 0;
-	if ((rc = rs_store_catalog_get(s, &now, err)))
-		return rc;
-	if ((rc = rs_catalog_new(&at))) {
+	*then = *changed = NULL;
+	if ((rc = rs_catalog_new(&at)) || (rc = rs_catalog_new(&set))) {
 		rs_error_set(err, rc, "out of memory");
 		goto done;
 	}
@@ -128,11 +122,11 @@ int rs_store_catalog_at(rs_store *s, uint64_t since, rs_catalog **then, char ***
 			rs_store_fail(err, s->path, rc, "cannot open a cursor");
 			goto done;
 		}
-		/* the codes changed after `since`, in code order, each with its
-		 * entry as it was then */
+		/* the codes changed after `since`, each with its entry as it was
+		 * then: the last version of a run up to `since` */
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			const uint8_t *p = v.mv_data, *end = p + v.mv_size, *state = NULL;
+			const uint8_t *p = v.mv_data, *end = p + v.mv_size, *state = NULL, *newest = p;
 			uint64_t last = 0;
 			while (end - p >= VERSION_FIXED) {
 				uint64_t run = rs_get_u64(p);
@@ -142,6 +136,7 @@ int rs_store_catalog_at(rs_store *s, uint64_t since, rs_catalog **then, char ***
 				if (run <= since)
 					state = p;
 				last = run;
+				newest = p;
 				p += VERSION_FIXED + nl;
 			}
 			if (p != end || state == NULL) {
@@ -151,28 +146,12 @@ int rs_store_catalog_at(rs_store *s, uint64_t since, rs_catalog **then, char ***
 			}
 			if (last <= since)
 				continue;
-			if (*n == cap) {
-				cap = cap ? 2 * cap : 64;
-				char **nc = realloc(*codes, cap * sizeof *nc);
-				if (nc)
-					*codes = nc;
-				size_t *nls = nc ? realloc(*lens, cap * sizeof *nls) : NULL;
-				if (nls)
-					*lens = nls;
-				if (nc == NULL || nls == NULL) {
-					rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-					goto done;
-				}
-			}
-			if (((*codes)[*n] = malloc(k.mv_size ? k.mv_size : 1)) == NULL) {
-				rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-				goto done;
-			}
-			memcpy((*codes)[*n], k.mv_data, k.mv_size);
-			(*lens)[(*n)++] = k.mv_size;
 			size_t nl = (size_t)state[9 + RS_UUID_LEN] | (size_t)state[10 + RS_UUID_LEN] << 8;
-			if (state[8] && rs_catalog_add(at, state + 9, k.mv_data, k.mv_size,
-			                               (const char *)state + VERSION_FIXED, nl) == RS_ENOMEM) {
+			/* in the set under its newest id: ids differ, which keeps the
+			 * set's index of ids short */
+			if (rs_catalog_add(set, newest + 9, k.mv_data, k.mv_size, "", 0) == RS_ENOMEM ||
+			    (state[8] && rs_catalog_add(at, state + 9, k.mv_data, k.mv_size,
+			                                (const char *)state + VERSION_FIXED, nl) == RS_ENOMEM)) {
 				rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 				goto done;
 			}
@@ -186,21 +165,8 @@ int rs_store_catalog_at(rs_store *s, uint64_t since, rs_catalog **then, char ***
 	/* the other codes: as they are now */
 	for (size_t i = 0; i < rs_catalog_size(now); i++) {
 		const rs_catalog_entry *e = rs_catalog_entry_at(now, i);
-		size_t lo = 0, hi = *n;
-		int found = 0;
-		while (lo < hi && !found) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = rs_key_cmp((const uint8_t *)(*codes)[mid], (*lens)[mid],
-			                   (const uint8_t *)e->code.p, e->code.n);
-			if (c == 0)
-				found = 1;
-			else if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (!found && rs_catalog_add(at, e->id, e->code.p, e->code.n, e->name.p, e->name.n) ==
-		              RS_ENOMEM) {
+		if (rs_catalog_find(set, e->code.p, e->code.n) == NULL &&
+		    rs_catalog_add(at, e->id, e->code.p, e->code.n, e->name.p, e->name.n) == RS_ENOMEM) {
 			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 			goto done;
 		}
@@ -209,19 +175,13 @@ done:
 	mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
-	rs_catalog_free(now);
 	if (rc) {
 		rs_catalog_free(at);
-		for (size_t i = 0; i < *n; i++)
-			free((*codes)[i]);
-		free(*codes);
-		free(*lens);
-		*codes = NULL;
-		*lens = NULL;
-		*n = 0;
+		rs_catalog_free(set);
 		return rc;
 	}
 	*then = at;
+	*changed = set;
 	return 0;
 }
 

@@ -7,13 +7,14 @@
 
 #include "cmd.h"
 
-/* Whether the store can say what changed after run `since`, and the codes
- * whose catalog entry did: a run it cannot answer for is bad usage (exit
- * 2), never a short delta. */
-static int delta_check(rs_store *s, uint64_t since, rs_export_opts *eo)
+/* Whether the store can say what changed after run `since`, and the
+ * catalog then and the codes whose entry changed since (from the catalog
+ * now): a run it cannot answer for is bad usage (exit 2), never a short
+ * delta. */
+static int delta_check(rs_store *s, uint64_t since, const rs_catalog *now, rs_export_opts *eo)
 {
 	uint64_t from, last;
-	size_t *lens;
+	rs_catalog *then, *changed;
 	rs_error err;
 
 	rs_error_clear(&err);
@@ -38,14 +39,12 @@ static int delta_check(rs_store *s, uint64_t since, rs_export_opts *eo)
 		             (unsigned long long)from);
 		return EXIT_USAGE;
 	}
-	rs_catalog *then;
-	if (rs_store_catalog_at(s, since, &then, &eo->changed_codes, &lens, &eo->n_changed, &err)) {
+	if (rs_store_catalog_at(s, since, now, &then, &changed, &err)) {
 		rs_msg_error_value(&err);
 		return EXIT_ERROR;
 	}
-	rs_catalog_free((rs_catalog *)eo->catalog_then);
 	eo->catalog_then = then;
-	eo->changed_lens = lens;
+	eo->changed_codes = changed;
 	eo->delta = 1;
 	eo->since = since;
 	return EXIT_OK;
@@ -210,9 +209,9 @@ static int exec_export(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv
 			status = EXIT_ERROR;
 			break;
 		}
-		if (delta && (status = delta_check(s, since, &eo)))
-			break;
 		if ((status = rs_cmd_load_catalog(s, &catalog)))
+			break;
+		if (delta && (status = delta_check(s, since, catalog, &eo)))
 			break;
 		/* doc/CONTRACT.md section 7: catalog when a catalog is loaded, else newest */
 		eo.policy = policy_given ? policy
@@ -277,11 +276,8 @@ free_tmp:
 	free(real_path);
 	rs_catalog_free(catalog);
 	rs_store_close(s);
-	for (size_t i = 0; i < eo.n_changed; i++)
-		free(eo.changed_codes[i]);
-	free(eo.changed_codes);
-	free((void *)eo.changed_lens);
 	rs_catalog_free((rs_catalog *)eo.catalog_then);
+	rs_catalog_free((rs_catalog *)eo.changed_codes);
 	return status;
 }
 

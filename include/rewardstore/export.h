@@ -85,15 +85,13 @@ typedef struct rs_export_opts {
 	unsigned frame;
 	/* A delta (export --changed-since): only the rows whose record was
 	 * changed after run `since` (rs_record.mark), or whose code's catalog
-	 * entry was (changed_codes, sorted byte-wise, n_changed of them) and
-	 * whose row under catalog_then (the catalog as it was right after
-	 * that run, rs_store_catalog_at) differs from the row now */
+	 * entry was (in changed_codes) and whose row under catalog_then (the
+	 * catalog as it was right after that run) differs from the row now;
+	 * both from rs_store_catalog_at */
 	int delta;
 	uint64_t since;
 	const rs_catalog *catalog_then;
-	char **changed_codes;
-	const size_t *changed_lens;
-	size_t n_changed;
+	const rs_catalog *changed_codes;
 } rs_export_opts;
 
 #define RS_EXPORT_NO_BEGIN 1u

@@ -129,13 +129,14 @@ void rs_cursor_close(rs_cursor *c);
  * from - 1 <= R <= last. */
 int rs_store_marks(rs_store *s, uint64_t *from, uint64_t *last, rs_error *err);
 
-/* The catalog as it was right after run `since` (*then, to free with
- * rs_catalog_free), and the codes whose entry a load after that run added,
- * changed or removed, in byte order: codes[i] of lens[i] bytes (each, and
- * both arrays, to free). */
+/* From now, the store's catalog as the caller read it: the catalog as it
+ * was right after run `since` (*then), and the set of codes whose entry a
+ * load after that run added, changed or removed (*changed: look them up
+ * with rs_catalog_find; their ids and names mean nothing).  Both to free
+ * with rs_catalog_free. */
 struct rs_catalog;
-int rs_store_catalog_at(rs_store *s, uint64_t since, struct rs_catalog **then, char ***codes,
-                        size_t **lens, size_t *n, rs_error *err);
+int rs_store_catalog_at(rs_store *s, uint64_t since, const struct rs_catalog *now,
+                        struct rs_catalog **then, struct rs_catalog **changed, rs_error *err);
 
 /* The import history: one entry per run, in order, as text the program
  * composes (the library does not interpret it). */
