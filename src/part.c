@@ -319,7 +319,7 @@ struct rs_part {
 	size_t len;
 	int mapped;
 	uint32_t n, k;
-	uint64_t records;
+	uint64_t records, observations;
 	rs_part_source *src;
 	size_t nsrc;
 	size_t entries, entries_end;  /* the entries' byte range */
@@ -423,6 +423,7 @@ static int check(rs_part *p, rs_error *err)
 		prev = key;
 		prev_len = key_len;
 		count++;
+		p->observations += r.n_obs;
 		at += 6 + key_len + val_len;
 	}
 	p->entries_end = at;
@@ -508,6 +509,7 @@ void rs_part_close(rs_part *p)
 uint32_t rs_part_n(const rs_part *p) { return p->n; }
 uint32_t rs_part_k(const rs_part *p) { return p->k; }
 uint64_t rs_part_records(const rs_part *p) { return p->records; }
+uint64_t rs_part_observations(const rs_part *p) { return p->observations; }
 size_t rs_part_nsources(const rs_part *p) { return p->nsrc; }
 const rs_part_source *rs_part_source_at(const rs_part *p, size_t i) { return &p->src[i]; }
 const uint8_t *rs_part_id(const rs_part *p) { return p->id; }

@@ -102,6 +102,17 @@ static int record_source(rs_store *s, MDB_txn *txn, const rs_part_source *ps)
 	return rs_store_put_source(txn, s->sources, &in);
 }
 
+/* The stamp: u64 k << 32 | n. */
+static int read_stamp(rs_store *s, const MDB_val *v, uint32_t *n, uint32_t *k, rs_error *err)
+{
+	if (v->mv_size != 8)
+		return rs_error_set(err, RS_ECORRUPT, "store '%s' has a damaged partition stamp",
+		                    s->path);
+	*n = (uint32_t)rs_get_u64(v->mv_data);
+	*k = (uint32_t)(rs_get_u64(v->mv_data) >> 32);
+	return 0;
+}
+
 static int reduce_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {
 	reduce_job *j = arg;
@@ -117,11 +128,8 @@ static int reduce_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	rc = mdb_get(txn, s->meta, &pk, &pv);
 	if (rc == 0) {
 		uint32_t n, k;
-		if (pv.mv_size != 8)
-			return rs_error_set(err, RS_ECORRUPT, "store '%s' has a damaged partition stamp",
-			                    s->path);
-		n = (uint32_t)rs_get_u64(pv.mv_data);
-		k = (uint32_t)(rs_get_u64(pv.mv_data) >> 32);
+		if ((rc = read_stamp(s, &pv, &n, &k, err)))
+			return rc;
 		if (n != rs_part_n(p) || k != rs_part_k(p)) {
 			rs_error_set(err, RS_EUSAGE,
 			             "'%s' is partition %u of %u, but store '%s' holds partition %u of %u",
@@ -156,17 +164,15 @@ static int reduce_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	}
 	const uint8_t *key, *val;
 	size_t key_len, val_len, pos = 0;
-	while (rs_part_next(p, &pos, &key, &key_len, &val, &val_len) == 1) {
-		rs_record r;
+	while (rs_part_next(p, &pos, &key, &key_len, &val, &val_len) == 1)
 		if ((rc = rs_store_put_one(s, cur, &ap, key, key_len, val, val_len, NULL, err)))
 			break; /* err says why, or the map is full */
-		if (rs_record_decode(&r, val, val_len) == 0)
-			j->counts->observations += r.n_obs;
-		j->counts->records++;
-	}
 	mdb_cursor_close(cur);
 	if (rc)
 		return rc;
+	/* counted when the file was checked */
+	j->counts->records = rs_part_records(p);
+	j->counts->observations = rs_part_observations(p);
 
 	for (size_t i = 0; i < rs_part_nsources(p); i++)
 		if ((rc = record_source(s, txn, rs_part_source_at(p, i))))
@@ -200,11 +206,8 @@ int rs_store_partition(rs_store *s, uint32_t *n, uint32_t *k, rs_error *err)
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
 		return rs_store_fail(err, s->path, rc, "cannot begin a read transaction");
 	rc = mdb_get(txn, s->meta, &pk, &pv);
-	if (rc == 0 && pv.mv_size == 8) {
-		*n = (uint32_t)rs_get_u64(pv.mv_data);
-		*k = (uint32_t)(rs_get_u64(pv.mv_data) >> 32);
-	} else if (rc == 0) {
-		rc = rs_error_set(err, RS_ECORRUPT, "store '%s' has a damaged partition stamp", s->path);
+	if (rc == 0) {
+		rc = read_stamp(s, &pv, n, k, err);
 	} else if (rc == MDB_NOTFOUND) {
 		rc = 0;
 	} else {

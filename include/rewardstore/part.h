@@ -71,6 +71,8 @@ void rs_part_close(rs_part *p);
 uint32_t rs_part_n(const rs_part *p);
 uint32_t rs_part_k(const rs_part *p);
 uint64_t rs_part_records(const rs_part *p);
+/* The observations its records count (rs_record.n_obs, summed). */
+uint64_t rs_part_observations(const rs_part *p);
 size_t rs_part_nsources(const rs_part *p);
 const rs_part_source *rs_part_source_at(const rs_part *p, size_t i);
 /* 16 bytes that tell this file's content from any other's. */
