@@ -26,6 +26,7 @@
 #include <rewardstore/record.h>
 #include <rewardstore/store.h>
 
+#include "bytes.h"
 #include "hash.h"
 
 static const char magic[8] = { 'r', 's', 'p', 'a', 'r', 't', '\0', '\n' };
@@ -44,31 +45,6 @@ uint32_t rs_part_of(const uint8_t *key, uint32_t n)
 	/* the k-th of n equal ranges of the first eight bytes: contiguous in
 	 * key order, and as even as the user ids are random */
 	return (uint32_t)(((unsigned __int128)hi * n) >> 64);
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* ---- writing ---- */
@@ -114,22 +90,22 @@ static int writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
 		return rc;
 	}
 	memcpy(head, magic, 8);
-	le32(head + 8, RS_PART_FORMAT);
-	le32(head + 12, n);
-	le32(head + 16, k);
-	le32(head + 20, (uint32_t)nsrc);
+	rs_put_u32(head + 8, RS_PART_FORMAT);
+	rs_put_u32(head + 12, n);
+	rs_put_u32(head + 16, k);
+	rs_put_u32(head + 20, (uint32_t)nsrc);
 	put(w, head, sizeof head);
 	for (size_t i = 0; i < nsrc; i++) {
 		const rs_source *s = &src[i].src;
 		size_t name_len = strnlen(s->name, sizeof s->name);
 		memcpy(fixed, s->fingerprint, 16);
-		le64(fixed + 16, src[i].from);
-		le64(fixed + 24, s->bytes);
-		le64(fixed + 32, s->lines);
-		le64(fixed + 40, s->events);
-		le64(fixed + 48, s->rejected);
-		le64(fixed + 56, s->tail_hash);
-		le64(fixed + 64, s->flags);
+		rs_put_u64(fixed + 16, src[i].from);
+		rs_put_u64(fixed + 24, s->bytes);
+		rs_put_u64(fixed + 32, s->lines);
+		rs_put_u64(fixed + 40, s->events);
+		rs_put_u64(fixed + 48, s->rejected);
+		rs_put_u64(fixed + 56, s->tail_hash);
+		rs_put_u64(fixed + 64, s->flags);
 		fixed[72] = (uint8_t)name_len;
 		fixed[73] = (uint8_t)(name_len >> 8);
 		put(w, fixed, sizeof fixed);
@@ -143,7 +119,7 @@ static void writer_add(part_writer *w, const uint8_t *key, size_t key_len, const
 {
 	uint8_t h[6] = { (uint8_t)key_len, (uint8_t)(key_len >> 8) };
 
-	le32(h + 2, (uint32_t)val_len);
+	rs_put_u32(h + 2, (uint32_t)val_len);
 	put(w, h, sizeof h);
 	put(w, key, key_len);
 	put(w, val, val_len);
@@ -160,10 +136,10 @@ static int writer_close(part_writer *w, int ok, rs_error *err)
 		return 0;
 	if (ok) {
 		put(w, t, 2);
-		le64(t, w->records);
-		le64(t + 8, w->len + TRAILER_LEN);
+		rs_put_u64(t, w->records);
+		rs_put_u64(t + 8, w->len + TRAILER_LEN);
 		put(w, t, 16);
-		le32(t, (uint32_t)w->crc);
+		rs_put_u32(t, (uint32_t)w->crc);
 		memcpy(t + 4, end_magic, 8);
 		put(w, t, 12);
 		if (!w->failed && (fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0))
@@ -347,7 +323,7 @@ static int check(rs_part *p, rs_error *err)
 	}
 	if (len < HEAD_LEN + 2 + TRAILER_LEN)
 		return damaged(p, len, "truncated", err);
-	uint32_t format = rd32(d + 8);
+	uint32_t format = rs_get_u32(d + 8);
 	if (format > RS_PART_FORMAT) {
 		rs_error_set(err, RS_EVERSION,
 		             "partition file '%s' has format %u, newer than this rewardstore reads (%u)",
@@ -356,16 +332,16 @@ static int check(rs_part *p, rs_error *err)
 		return RS_EVERSION;
 	}
 	const uint8_t *t = d + len - TRAILER_LEN;
-	if (memcmp(t + 20, end_magic, 8) != 0 || rd64(t + 8) != len)
+	if (memcmp(t + 20, end_magic, 8) != 0 || rs_get_u64(t + 8) != len)
 		return damaged(p, len, "truncated (no trailer at its end)", err);
-	if (rd32(t + 16) != (uint32_t)crc32(crc32(0, Z_NULL, 0), d, (uInt)(len - TRAILER_LEN + 16)))
+	if (rs_get_u32(t + 16) != (uint32_t)crc32(crc32(0, Z_NULL, 0), d, (uInt)(len - TRAILER_LEN + 16)))
 		return damaged(p, len - TRAILER_LEN + 16, "checksum does not match", err);
 	if (format == 0)
 		return damaged(p, 8, "format 0", err);
-	p->n = rd32(d + 12);
-	p->k = rd32(d + 16);
-	p->nsrc = rd32(d + 20);
-	p->records = rd64(t);
+	p->n = rs_get_u32(d + 12);
+	p->k = rs_get_u32(d + 16);
+	p->nsrc = rs_get_u32(d + 20);
+	p->records = rs_get_u64(t);
 	if (p->n == 0 || p->n > RS_PART_MAX || p->k >= p->n)
 		return damaged(p, 12, "bad partition number", err);
 	size_t end = len - TRAILER_LEN;
@@ -379,13 +355,13 @@ static int check(rs_part *p, rs_error *err)
 		if (end - at < SOURCE_FIXED)
 			return damaged(p, at, "a source runs past the end", err);
 		memcpy(ps->src.fingerprint, d + at, 16);
-		ps->from = rd64(d + at + 16);
-		ps->src.bytes = rd64(d + at + 24);
-		ps->src.lines = rd64(d + at + 32);
-		ps->src.events = rd64(d + at + 40);
-		ps->src.rejected = rd64(d + at + 48);
-		ps->src.tail_hash = rd64(d + at + 56);
-		ps->src.flags = rd64(d + at + 64);
+		ps->from = rs_get_u64(d + at + 16);
+		ps->src.bytes = rs_get_u64(d + at + 24);
+		ps->src.lines = rs_get_u64(d + at + 32);
+		ps->src.events = rs_get_u64(d + at + 40);
+		ps->src.rejected = rs_get_u64(d + at + 48);
+		ps->src.tail_hash = rs_get_u64(d + at + 56);
+		ps->src.flags = rs_get_u64(d + at + 64);
 		size_t name_len = (size_t)d[at + 72] | (size_t)d[at + 73] << 8;
 		at += SOURCE_FIXED;
 		if (name_len >= sizeof ps->src.name || end - at < name_len)
@@ -407,7 +383,7 @@ static int check(rs_part *p, rs_error *err)
 			break;
 		if (end - at < 6)
 			return damaged(p, at, "the entries run past the end", err);
-		size_t val_len = rd32(d + at + 2);
+		size_t val_len = rs_get_u32(d + at + 2);
 		if (key_len <= RS_UUID_LEN || key_len > RS_KEY_MAX)
 			return damaged(p, at, "a key has a bad length", err);
 		if (end - at - 6 < key_len || end - at - 6 - key_len < val_len)
@@ -524,7 +500,7 @@ int rs_part_next(const rs_part *p, size_t *pos, const uint8_t **key, size_t *key
 		return 0;
 	/* checked when opened */
 	*key_len = (size_t)p->data[at] | (size_t)p->data[at + 1] << 8;
-	*val_len = rd32(p->data + at + 2);
+	*val_len = rs_get_u32(p->data + at + 2);
 	*key = p->data + at + 6;
 	*val = *key + *key_len;
 	*pos = at + 6 + *key_len + *val_len;

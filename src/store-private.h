@@ -14,6 +14,8 @@
 #include <rewardstore/batch.h>
 #include <rewardstore/store.h>
 
+#include "bytes.h"
+
 #define RS_DEFAULT_MAP_SIZE (1ULL << 30)
 
 struct rs_store {
@@ -60,21 +62,6 @@ int rs_store_write(rs_store *s, rs_txn_body body, void *ctx, rs_error *err);
 
 /* history.c: the number of the last run the history holds (0: none). */
 int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last);
-
-/* Little-endian integers of the stored values. */
-static inline void rs_put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint64_t rs_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- sources.c: a source's progress as stored ---- */
 
