@@ -80,9 +80,7 @@ int rs_store_put_one(rs_store *s, MDB_cursor *cur, rs_appender *ap, const uint8_
 			return rs_error_set(err, rc, "out of memory");
 		want = rs_record_encode(&marked, s->scratch);
 	} else {
-		want = raw_len + 1;
-		for (uint64_t m = s->run; m >= 0x80; m >>= 7)
-			want++;
+		want = rs_record_marked_size(raw_len, s->run);
 		reserved = MDB_RESERVE;
 	}
 	v.mv_size = want;

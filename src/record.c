@@ -289,6 +289,12 @@ size_t rs_record_encode(const rs_record *r, uint8_t *buf)
 	return (size_t)(p - buf);
 }
 
+size_t rs_record_marked_size(size_t n, uint64_t mark)
+{
+	uint8_t tmp[MAX_VARINT];
+	return mark == 0 || n < 3 ? n : n + (size_t)(put_varint(tmp, mark) - tmp);
+}
+
 int rs_record_raw_marked(const uint8_t *raw, size_t n)
 {
 	return n >= 3 && (raw[2] & (F_MARK >> 8));

@@ -156,6 +156,7 @@ START_TEST(marks)
 		ck_assert(!rs_record_raw_marked(buf, n));
 		uint64_t mark = 1 + test_rand(&seed) % (i % 2 ? 100 : UINT64_MAX - 1);
 		size_t m = rs_record_add_mark(buf, n, mark, marked);
+		ck_assert_uint_eq(rs_record_marked_size(n, mark), m);
 		ck_assert(rs_record_raw_marked(marked, m));
 		ck_assert_int_eq(rs_record_decode(&back, marked, m), 0);
 		ck_assert_uint_eq(back.mark, mark);

@@ -107,6 +107,8 @@ int rs_record_same_row(const rs_record *a, const rs_record *b);
 /* Copy the encoded record raw (which has no mark) to out with mark added;
  * out needs n + 10 bytes.  Returns the size written. */
 size_t rs_record_add_mark(const uint8_t *raw, size_t n, uint64_t mark, uint8_t *out);
+/* The size rs_record_add_mark will write. */
+size_t rs_record_marked_size(size_t n, uint64_t mark);
 /* Whether an encoded record carries a mark. */
 int rs_record_raw_marked(const uint8_t *raw, size_t n);
 
