@@ -127,6 +127,16 @@ int rs_import_hand_over(rs_import *imp, int wait)
 		return imp->rc;
 	if (!imp->set[imp->cur].dirty || !(wait || set_full(imp, &imp->set[imp->cur])))
 		return 0;
+	if (!wait && imp->uncovered) {
+		/* a commit now would hold a later segment's records past its
+		 * source's progress, and a crash would have them applied twice
+		 * (the records stay right, their counts of observations would
+		 * not): it waits until the segments being read are done
+		 * (rs_import_segment_done).  Checked here, after the wait for
+		 * the merge before, in which segments may have spilled. */
+		imp->commit_due = 1;
+		return 0;
+	}
 	imp->cur = 1 - imp->cur;
 	imp->merging = 1;
 	uint64_t mine = ++imp->merge_gen;
@@ -173,14 +183,7 @@ int rs_import_spill(rs_importer *im, uint64_t at, uint64_t lines, unsigned flags
 			rs_error_set(err, rc, "out of memory");
 		} else {
 			set->since += rs_batch_observations(im->batch);
-			if (!wait && imp->uncovered && set_full(imp, set)) {
-				/* a commit now would hold a later segment's records past
-				 * its source's progress, and a crash would have them
-				 * applied twice (the records stay right, their counts of
-				 * observations would not): the commit waits until the
-				 * segments being read are done (rs_import_segment_done) */
-				imp->commit_due = 1;
-			} else if (wait || set_full(imp, set)) {
+			if (wait || set_full(imp, set)) {
 				if ((rc = rs_import_hand_over(imp, wait)))
 					*err = imp->err;
 			}
