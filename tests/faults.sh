@@ -75,7 +75,7 @@ while kill -0 "$pid" 2>/dev/null; do
 		last=$n
 		ok_exports=$((ok_exports + 1))
 	fi
-	sleep 0.2
+	sleep 0.05
 done
 wait "$pid"
 assert_status "the import under concurrent exports" 0 $?
