@@ -6,6 +6,7 @@
 #include <rewardstore/event.h>
 #include <rewardstore/timestamp.h>
 
+#include "../src/event-private.h"
 #include "suites.h"
 
 #define U1 "8b8ec006-2d95-45aa-bdef-e08201f1bb82"
@@ -178,6 +179,112 @@ START_TEST(malformed_json)
 	/* and what strict JSON allows */
 	good("{" BASE ",\"a\":[1,-2.5e+3,0.0,true,false,null,{},[],\"\\u00e9\\/\"], \"b\" : { } }");
 	good(" \t{" BASE "} \t");
+}
+END_TEST
+
+/* The flat line's fast path (scan_flat) against jsmn and the grammar
+ * check: every line below, and every line made from one of them by
+ * deleting, doubling or replacing one byte, gives the same answer either
+ * way -- the same observations, or the same message at the same offset. */
+static void same_both_ways(rs_event_reader *fast, rs_event_reader *slow, const char *line,
+                           size_t len)
+{
+	const rs_obs *ef, *es;
+	size_t nf = 0, ns = 0;
+	rs_error errf, errs;
+	rs_error_clear(&errf);
+	rs_error_clear(&errs);
+	int rf = rs_event_parse(fast, line, len, &ef, &nf, &errf);
+	int rsl = rs_event_parse(slow, line, len, &es, &ns, &errs);
+	ck_assert_msg(rf == rsl, "%.*s: %d fast, %d through jsmn", (int)len, line, rf, rsl);
+	if (rf) {
+		ck_assert_str_eq(errf.text, errs.text);
+		ck_assert_uint_eq(errf.offset, errs.offset);
+		return;
+	}
+	ck_assert_uint_eq(nf, ns);
+	for (size_t i = 0; i < nf; i++)
+		ck_assert_msg(rs_obs_same(&ef[i], &es[i]), "%.*s: observation %zu differs",
+		              (int)len, line, i);
+}
+
+START_TEST(fast_path_is_jsmn)
+{
+	static const char *lines[] = {
+		"{" BASE "}",
+		"{" BASE ",\"character_id\":\"" C1 "\",\"character_name\":\"\\ucce8\\ud53c\","
+		"\"character_dialog\":\"a \\\"quoted\\\" \\\\ line\\nnext\\/\\b\\f\\r\\t\","
+		"\"source\":null,\"status\":\"\"}",
+		" { \"user_id\" : \"" U1 "\" ,\t\"character_code\":\"c\", \"acquired_at\":\"" T1
+		"\" , \"n\":-1.5e3,\"t\":true,\"f\":false } ",
+		"{" BASE ",\"character_name\":\"\\ud83d\\ude00\",\"x\":\"\\ud800\"}",
+		"{" BASE ",\"character_name\":\"\xea\xb0\x80\xea\xb0\x81 long enough to span "
+		"more than sixteen bytes \\\" and more\"}",
+		"{" BASE ",\"character_code\":\"again\"}",
+		"{" BASE ",\"characters\":[{\"character_code\":\"x\"}]}",
+		"{" BASE ",\"a\":{\"b\":[1,2]}}",
+		"{\"user_id\":\"" U1 "\",\"character_code\":\"c\",\"acquired_at\":\"" T1 "\",\"e\":0}",
+	};
+	rs_event_reader *slow;
+	ck_assert_int_eq(rs_event_reader_new(&slow, RS_TZ_NONE), 0);
+	rs_event_reader_set_fast(slow, 0);
+	static const char swaps[] = { '"', '\\', ',', ':', '{', '}', '[', ']', ' ', '\t', 'u',
+	                              '0', 'n', '\x01', '\x80' };
+	char buf[1024];
+	size_t checked = 0;
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		const char *l = lines[i];
+		size_t len = strlen(l);
+		ck_assert_uint_lt(len + 1, sizeof buf);
+		same_both_ways(reader, slow, l, len);
+		for (size_t at = 0; at < len; at++) {
+			/* delete the byte at `at`, double it, put each of swaps there */
+			memcpy(buf, l, at);
+			memcpy(buf + at, l + at + 1, len - at - 1);
+			same_both_ways(reader, slow, buf, len - 1);
+			memcpy(buf, l, at + 1);
+			memcpy(buf + at + 1, l + at, len - at);
+			same_both_ways(reader, slow, buf, len + 1);
+			memcpy(buf, l, len);
+			for (size_t k = 0; k < sizeof swaps; k++) {
+				buf[at] = swaps[k];
+				same_both_ways(reader, slow, buf, len);
+			}
+			checked += 2 + sizeof swaps;
+		}
+	}
+	ck_assert_uint_gt(checked, 5000);
+	/* and the fast path did read lines, the slow reader none */
+	ck_assert_uint_gt(rs_event_reader_fast_lines(reader), checked / 4);
+	ck_assert_uint_eq(rs_event_reader_fast_lines(slow), 0);
+	rs_event_reader_free(slow);
+}
+END_TEST
+
+START_TEST(fast_path_takes_flat_lines_only)
+{
+	static const struct { const char *line; int fast; } cases[] = {
+		{ "{" BASE "}", 1 },
+		{ " {" BASE ", \"source\" : null } ", 1 },
+		{ "{" BASE ",\"n\":12,\"b\":false}", 1 },
+		{ "{" BASE ",\"character_dialog\":\"\\\"hi\\\"\\n\\u00e9\"}", 1 },
+		{ "{" BASE ",\"characters\":[]}", 0 },        /* nested: jsmn's */
+		{ "{" BASE ",\"a\":{}}", 0 },
+		{ "{" BASE ",\"a\":\"x\ty\"}", 0 },            /* a control byte */
+		{ "{" BASE ",}", 0 },                          /* bad lines are jsmn's */
+		{ "{" BASE ",\"a\":01}", 0 },
+		{ "{" BASE "} x", 0 },
+		{ "{}", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const rs_obs *ev;
+		size_t n;
+		rs_error err;
+		uint64_t before = rs_event_reader_fast_lines(reader);
+		rs_event_parse(reader, cases[i].line, strlen(cases[i].line), &ev, &n, &err);
+		ck_assert_msg(rs_event_reader_fast_lines(reader) - before == (uint64_t)cases[i].fast,
+		              "%s: fast path %s", cases[i].line, cases[i].fast ? "not taken" : "taken");
+	}
 }
 END_TEST
 
@@ -373,6 +480,8 @@ Suite *event_suite(void)
 	tcase_add_test(tc, batch_line);
 	tcase_add_test(tc, batch_line_is_all_or_nothing);
 	tcase_add_test(tc, malformed_json);
+	tcase_add_test(tc, fast_path_is_jsmn);
+	tcase_add_test(tc, fast_path_takes_flat_lines_only);
 	tcase_add_test(tc, wrong_types);
 	tcase_add_test(tc, invalid_values);
 	tcase_add_test(tc, length_limits_in_characters);
