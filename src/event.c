@@ -12,9 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -26,10 +23,13 @@
 #include <rewardstore/timestamp.h>
 
 #include "event-private.h"
+#include "text-private.h"
 
 /* Bounds that keep a hostile line from taking unbounded memory or time. */
 #define MAX_TOKENS (1u << 20)
 #define MAX_DEPTH 1024
+/* The fast path takes lines up to this long (its marks are 4 KiB). */
+#define FAST_MAX_LINE (32u * 1024)
 
 struct scratch {
 	struct scratch *next;
@@ -57,6 +57,7 @@ struct rs_event_reader {
 	size_t bs_first, bs_end;
 	rs_obs *ev;
 	size_t ev_cap;
+	uint32_t *marks;     /* the line's quotes and backslashes (text-private.h) */
 	int no_fast;         /* tests: every line through jsmn */
 	uint64_t fast_lines; /* lines scan_flat took */
 };
@@ -92,6 +93,7 @@ void rs_event_reader_free(rs_event_reader *r)
 		r->scratch = next;
 	}
 	free(r->ev);
+	free(r->marks);
 	free(r);
 }
 
@@ -319,176 +321,6 @@ static int tokenize(rs_event_reader *r, const char *s, size_t len,
 		return bad(err, p.pos, "malformed JSON");
 	*ntok = (unsigned)n;
 	return 0;
-}
-
-/* ---- the flat line's fast path ----
- *
- * jsmn reads a byte at a time through a switch, and check_grammar then
- * walks its tokens again: together most of a line's cost.  Nearly every log
- * line is one flat object whose values are strings (or null), so
- * scan_flat() reads that shape in one pass, finding each string's end
- * sixteen bytes at a time, checking the separators and white space as it
- * goes, and writes the very tokens jsmn would (types, bounds, sizes,
- * parent links), so that everything after the tokens is shared.  It only
- * ever says yes or "not mine": any other shape (a nested value, an empty
- * object, a control byte, a bad escape, text after the object) and every
- * bad line go through jsmn and check_grammar, which keep the one set of
- * error messages.  What it accepts must be exactly what that path accepts,
- * token for token: the event fuzz target and check_event hold the two paths
- * to each other (doc/DESIGN.md, "The flat line's fast path"). */
-
-static inline size_t skip_ws(const char *s, size_t i, size_t len)
-{
-	while (i < len && is_ws(s[i]))
-		i++;
-	return i;
-}
-
-/* The first '"' or '\\' at or after i, or len. */
-static inline size_t find_quote_or_bs(const char *s, size_t i, size_t len)
-{
-#ifdef __SSE2__
-	const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\');
-	for (; i + 16 <= len; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, b)));
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-	}
-#endif
-	for (; i < len; i++)
-		if (s[i] == '"' || s[i] == '\\')
-			return i;
-	return len;
-}
-
-static inline int is_hex(char c)
-{
-	return (unsigned)(c - '0') <= 9 || (unsigned)((c | 0x20) - 'a') <= 5;
-}
-
-/* The string whose opening quote is at *i: its token, *i just past its
- * closing quote.  Escapes are checked as jsmn checks them (the surrogates'
- * pairing is decode_escaped's); 0 for anything else. */
-static inline int scan_string(rs_event_reader *r, const char *s, size_t *i, size_t len,
-                              jsmntok_t *t, int parent)
-{
-	size_t j = *i + 1;
-	for (;;) {
-		j = find_quote_or_bs(s, j, len);
-		if (j == len)
-			return 0;
-		if (s[j] == '"')
-			break;
-		if (j + 1 >= len)
-			return 0;
-		if (j < r->bs_first)
-			r->bs_first = j;
-		r->bs_end = j + 1;
-		switch (s[j + 1]) {
-		case '"': case '/': case '\\': case 'b': case 'f': case 'r': case 'n': case 't':
-			j += 2;
-			break;
-		case 'u':
-			if (len - j < 6 || !is_hex(s[j + 2]) || !is_hex(s[j + 3]) ||
-			    !is_hex(s[j + 4]) || !is_hex(s[j + 5]))
-				return 0;
-			j += 6;
-			break;
-		default:
-			return 0;
-		}
-	}
-	t->type = JSMN_STRING;
-	t->start = (int)(*i + 1);
-	t->end = (int)j;
-	t->size = 0;
-	t->parent = parent;
-	*i = j + 1;
-	return 1;
-}
-
-/* 1 when s is one flat object of strings and primitives, with its tokens in
- * r->tok and *ntok set, as tokenize() and check_grammar() would have them;
- * 0 when the line is for them to read.  The caller has validated the line's
- * UTF-8 and seen no control byte in it. */
-static int scan_flat(rs_event_reader *r, const char *s, size_t len, unsigned *ntok)
-{
-	jsmntok_t *t = r->tok;
-	size_t i = skip_ws(s, 0, len);
-	unsigned k = 1;
-
-	/* positions go in ints, as jsmn's do */
-	if (len > (size_t)INT32_MAX || i == len || s[i] != '{')
-		return 0;
-	r->bs_first = len;
-	r->bs_end = 0;
-	t[0].type = JSMN_OBJECT;
-	t[0].start = (int)i;
-	t[0].size = 0;
-	t[0].parent = -1;
-	i++;
-	for (;;) {
-		if (k + 2 > r->tok_cap)
-			return 0;
-		i = skip_ws(s, i, len);
-		if (i == len || s[i] != '"' || !scan_string(r, s, &i, len, &t[k], 0))
-			return 0;
-		t[k].size = 1; /* its value */
-		t[0].size++;
-		i = skip_ws(s, i, len);
-		if (i == len || s[i] != ':')
-			return 0;
-		i = skip_ws(s, i + 1, len);
-		if (i == len)
-			return 0;
-		if (s[i] == '"') {
-			if (!scan_string(r, s, &i, len, &t[k + 1], (int)k))
-				return 0;
-		} else {
-			/* a primitive ends where jsmn ends it; what jsmn would
-			 * refuse, or check_primitive, is not ours */
-			size_t p = i;
-			while (i < len && s[i] != ',' && s[i] != '}' && !is_ws(s[i])) {
-				if ((unsigned char)s[i] < 32 || (unsigned char)s[i] >= 127 ||
-				    s[i] == ']')
-					return 0;
-				i++;
-			}
-			if (i == len || check_primitive(s + p, i - p))
-				return 0;
-			t[k + 1].type = JSMN_PRIMITIVE;
-			t[k + 1].start = (int)p;
-			t[k + 1].end = (int)i;
-			t[k + 1].size = 0;
-			t[k + 1].parent = (int)k;
-		}
-		k += 2;
-		i = skip_ws(s, i, len);
-		if (i == len)
-			return 0;
-		if (s[i] == '}')
-			break;
-		if (s[i] != ',')
-			return 0;
-		i++;
-	}
-	t[0].end = (int)(i + 1);
-	if (skip_ws(s, i + 1, len) != len)
-		return 0;
-	*ntok = k;
-	return 1;
-}
-
-void rs_event_reader_set_fast(rs_event_reader *r, int on)
-{
-	r->no_fast = !on;
-}
-
-uint64_t rs_event_reader_fast_lines(const rs_event_reader *r)
-{
-	return r->fast_lines;
 }
 
 /* ---- strings ---- */
@@ -869,6 +701,192 @@ static int make_event(rs_event_reader *r, const char *s, const object_fields *of
 	return 0;
 }
 
+/* ---- the flat line's fast path ----
+ *
+ * jsmn reads a byte at a time through a switch, and check_grammar then
+ * walks its tokens again: together most of a line's cost.  Nearly every log
+ * line is one flat object whose values are strings (or null), so
+ * scan_flat() reads that shape in one pass, finding each string's end in
+ * the marks of quotes and backslashes that the UTF-8 validation made on
+ * its way (32 bytes at a time), checking the separators and white space as it
+ * goes, and writes the very tokens jsmn would (types, bounds, sizes,
+ * parent links), so that everything after the tokens is shared.  It only
+ * ever says yes or "not mine": any other shape (a nested value, an empty
+ * object, a control byte, a bad escape, text after the object) and every
+ * bad line go through jsmn and check_grammar, which keep the one set of
+ * error messages.  What it accepts must be exactly what that path accepts,
+ * token for token: the event fuzz target and check_event hold the two paths
+ * to each other (doc/DESIGN.md, "The flat line's fast path"). */
+
+static inline size_t skip_ws(const char *s, size_t i, size_t len)
+{
+	/* white space is below '!', and most lines have none between tokens */
+	while (i < len && (unsigned char)s[i] <= ' ' && is_ws(s[i]))
+		i++;
+	return i;
+}
+
+/* The first '"' or '\\' at or after i, or len, from the line's marks. */
+static inline size_t next_mark(const uint32_t *marks, size_t i, size_t len)
+{
+	size_t w = i / 32, last = len / 32;
+	uint32_t m = marks[w] & (~(uint32_t)0 << (i % 32));
+
+	while (m == 0) {
+		if (++w > last)
+			return len;
+		m = marks[w];
+	}
+	return w * 32 + (size_t)__builtin_ctz(m);
+}
+
+static inline int is_hex(char c)
+{
+	return (unsigned)(c - '0') <= 9 || (unsigned)((c | 0x20) - 'a') <= 5;
+}
+
+/* The string whose opening quote is at *i: its token, *i just past its
+ * closing quote.  Escapes are checked as jsmn checks them (the surrogates'
+ * pairing is decode_escaped's); 0 for anything else. */
+__attribute__((always_inline)) static inline int scan_string(rs_event_reader *r, const char *s, size_t *i, size_t len,
+                              jsmntok_t *t, int parent)
+{
+	size_t j = *i + 1;
+	for (;;) {
+		j = next_mark(r->marks, j, len);
+		if (j == len)
+			return 0;
+		if (s[j] == '"')
+			break;
+		if (j + 1 >= len)
+			return 0;
+		if (j < r->bs_first)
+			r->bs_first = j;
+		r->bs_end = j + 1;
+		switch (s[j + 1]) {
+		case '"': case '/': case '\\': case 'b': case 'f': case 'r': case 'n': case 't':
+			j += 2;
+			break;
+		case 'u':
+			if (len - j < 6 || !is_hex(s[j + 2]) || !is_hex(s[j + 3]) ||
+			    !is_hex(s[j + 4]) || !is_hex(s[j + 5]))
+				return 0;
+			j += 6;
+			break;
+		default:
+			return 0;
+		}
+	}
+	t->type = JSMN_STRING;
+	t->start = (int)(*i + 1);
+	t->end = (int)j;
+	t->size = 0;
+	t->parent = parent;
+	*i = j + 1;
+	return 1;
+}
+
+/* 1 when s is one flat object of strings and primitives, with its tokens in
+ * r->tok and *ntok set, as tokenize() and check_grammar() would have them;
+ * 0 when the line is for them to read.  The caller has validated the line's
+ * UTF-8, marked it, and seen no control byte in it.  The keys are
+ * classified on the way: *collected says that *of holds what collect()
+ * would find, which it does unless a key is unknown, escaped or repeated
+ * (collect() then looks at them, and says what is wrong). */
+static int scan_flat(rs_event_reader *r, const char *s, size_t len, unsigned *ntok,
+                     object_fields *of, int *collected)
+{
+	jsmntok_t *t = r->tok;
+	size_t i = skip_ws(s, 0, len);
+	unsigned k = 1;
+
+	int coll = 1; /* *collected, set only when the line is ours */
+
+	for (int f = 0; f < F_NFIELDS; f++)
+		of->val[f] = -1;
+
+	/* positions go in ints, as jsmn's do */
+	if (len > (size_t)INT32_MAX || i == len || s[i] != '{')
+		return 0;
+	r->bs_first = len;
+	r->bs_end = 0;
+	t[0].type = JSMN_OBJECT;
+	t[0].start = (int)i;
+	t[0].size = 0;
+	t[0].parent = -1;
+	i++;
+	for (;;) {
+		if (k + 2 > r->tok_cap)
+			return 0;
+		i = skip_ws(s, i, len);
+		size_t bs_before = r->bs_end;
+		if (i == len || s[i] != '"' || !scan_string(r, s, &i, len, &t[k], 0))
+			return 0;
+		t[k].size = 1; /* its value */
+		t[0].size++;
+		if (coll) {
+			rs_str key = { s + t[k].start, (uint32_t)(t[k].end - t[k].start) };
+			enum field f = r->bs_end != bs_before ? F_UNKNOWN : classify(key);
+			if (f == F_UNKNOWN || of->val[f] >= 0)
+				coll = 0;
+			else
+				of->val[f] = (int)k + 1;
+		}
+		i = skip_ws(s, i, len);
+		if (i == len || s[i] != ':')
+			return 0;
+		i = skip_ws(s, i + 1, len);
+		if (i == len)
+			return 0;
+		if (s[i] == '"') {
+			if (!scan_string(r, s, &i, len, &t[k + 1], (int)k))
+				return 0;
+		} else {
+			/* a primitive ends where jsmn ends it; what jsmn would
+			 * refuse, or check_primitive, is not ours */
+			size_t p = i;
+			while (i < len && s[i] != ',' && s[i] != '}' && !is_ws(s[i])) {
+				if ((unsigned char)s[i] < 32 || (unsigned char)s[i] >= 127 ||
+				    s[i] == ']')
+					return 0;
+				i++;
+			}
+			if (i == len || check_primitive(s + p, i - p))
+				return 0;
+			t[k + 1].type = JSMN_PRIMITIVE;
+			t[k + 1].start = (int)p;
+			t[k + 1].end = (int)i;
+			t[k + 1].size = 0;
+			t[k + 1].parent = (int)k;
+		}
+		k += 2;
+		i = skip_ws(s, i, len);
+		if (i == len)
+			return 0;
+		if (s[i] == '}')
+			break;
+		if (s[i] != ',')
+			return 0;
+		i++;
+	}
+	t[0].end = (int)(i + 1);
+	if (skip_ws(s, i + 1, len) != len)
+		return 0;
+	*ntok = k;
+	*collected = coll;
+	return 1;
+}
+
+void rs_event_reader_set_fast(rs_event_reader *r, int on)
+{
+	r->no_fast = !on;
+}
+
+uint64_t rs_event_reader_fast_lines(const rs_event_reader *r)
+{
+	return r->fast_lines;
+}
+
 static int push_event(rs_event_reader *r, size_t n, rs_error *err)
 {
 	if (n < r->ev_cap)
@@ -891,9 +909,15 @@ int rs_event_parse(rs_event_reader *r, const char *line, size_t len,
 	int rc;
 
 	*n = 0;
-	if (rs_utf8_validate(line, len, &badpos, &has_control))
+	int fast = !r->no_fast && len <= FAST_MAX_LINE;
+	if (fast && r->marks == NULL &&
+	    (r->marks = malloc(RS_MARK_WORDS(FAST_MAX_LINE) * sizeof *r->marks)) == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	if (fast ? rs_utf8_validate_marked(line, len, &badpos, &has_control, r->marks)
+	         : rs_utf8_validate(line, len, &badpos, &has_control))
 		return bad(err, badpos, "%s", line[badpos] ? "invalid UTF-8" : "NUL byte");
-	if (!has_control && !r->no_fast && scan_flat(r, line, len, &ntok)) {
+	int collected = 0;
+	if (fast && !has_control && scan_flat(r, line, len, &ntok, &root, &collected)) {
 		r->fast_lines++;
 	} else {
 		if ((rc = tokenize(r, line, len, &ntok, err)) ||
@@ -904,7 +928,7 @@ int rs_event_parse(rs_event_reader *r, const char *line, size_t len,
 		r->bs_end = bs ? (size_t)((const char *)memrchr(line, '\\', len) - line) + 1 : 0;
 	}
 	scratch_reset(r);
-	if ((rc = collect(r, line, ntok, 0, &root, "", err)))
+	if (!collected && (rc = collect(r, line, ntok, 0, &root, "", err)))
 		return rc;
 	if (root.val[F_CHARACTERS] < 0) {
 		if ((rc = make_event(r, line, &root, NULL, &r->ev[0], "", err)))

@@ -8,6 +8,7 @@
 #include <rewardstore/text.h>
 
 #include "cpu.h"
+#include "text-private.h"
 
 /* One multi-byte character at u[i] (u[i] >= 0x80), per the table of
  * well-formed sequences in the Unicode standard (section 3.9): returns its
@@ -64,9 +65,11 @@ static size_t multibyte(const unsigned char *u, size_t i, size_t n)
  * lead; that is XORed out.  A line that ends inside a character is caught
  * by a last block of spaces after it.  Returns 1 when the line is valid
  * UTF-8 without NUL (setting *ctl), 0 otherwise: the byte-at-a-time path
- * then says where.  check_text.c holds it to the standard's table. */
-__attribute__((target("avx2"))) static int valid_avx2(const unsigned char *u, size_t n,
-                                                      int *ctl)
+ * then says where.  check_text.c holds it to the standard's table.  With
+ * marks, it also notes where the quotes and backslashes are (see
+ * text-private.h): two compares of a block already in a register. */
+__attribute__((target("avx2"))) static inline int valid_avx2(const unsigned char *u, size_t n,
+                                                             int *ctl, uint32_t *marks)
 {
 	const __m256i h1_table = _mm256_setr_epi8(
 		0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,
@@ -84,6 +87,7 @@ __attribute__((target("avx2"))) static int valid_avx2(const unsigned char *u, si
 		0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
 		(char)0xe6, (char)0xae, (char)0xba, (char)0xba, 0x01, 0x01, 0x01, 0x01);
 	const __m256i nib = _mm256_set1_epi8(0x0f), k1f = _mm256_set1_epi8(0x1f);
+	const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\');
 	__m256i prev = _mm256_setzero_si256(), err = _mm256_setzero_si256();
 	__m256i low = _mm256_setzero_si256(), nul = _mm256_setzero_si256();
 	unsigned char last[32];
@@ -102,6 +106,9 @@ __attribute__((target("avx2"))) static int valid_avx2(const unsigned char *u, si
 			v = _mm256_loadu_si256((const __m256i *)(const void *)last);
 			final = 1;
 		}
+		if (marks)
+			*marks++ = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+				_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, bslash)));
 		low = _mm256_or_si256(low, _mm256_cmpeq_epi8(_mm256_max_epu8(v, k1f), k1f));
 		nul = _mm256_or_si256(nul, _mm256_cmpeq_epi8(v, _mm256_setzero_si256()));
 		/* the bytes one, two and three before each byte */
@@ -139,7 +146,7 @@ int rs_utf8_validate(const char *s, size_t n, size_t *bad, int *has_control)
 #ifdef RS_HAVE_AVX2_PATHS
 	/* the common case: a valid line, checked whole; a bad one is walked
 	 * again below to say where */
-	if (rs_cpu_avx2() && valid_avx2(u, n, &ctl)) {
+	if (rs_cpu_avx2() && valid_avx2(u, n, &ctl, NULL)) {
 		if (has_control)
 			*has_control = ctl;
 		return 0;
@@ -198,6 +205,39 @@ fail:
 	if (bad)
 		*bad = i;
 	return -1;
+}
+
+/* Without AVX2: the marks sixteen bytes at a time. */
+static void mark_quotes(const unsigned char *u, size_t n, uint32_t *marks)
+{
+	size_t i = 0;
+
+	memset(marks, 0, RS_MARK_WORDS(n) * sizeof *marks);
+#ifdef __SSE2__
+	const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\');
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+		uint32_t m = (uint32_t)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, b)));
+		marks[i / 32] |= m << (i % 32);
+	}
+#endif
+	for (; i < n; i++)
+		if (u[i] == '"' || u[i] == '\\')
+			marks[i / 32] |= (uint32_t)1 << (i % 32);
+}
+
+int rs_utf8_validate_marked(const char *s, size_t n, size_t *bad, int *has_control,
+                            uint32_t *marks)
+{
+#ifdef RS_HAVE_AVX2_PATHS
+	if (rs_cpu_avx2() && valid_avx2((const unsigned char *)s, n, has_control, marks))
+		return 0;
+#endif
+	if (rs_utf8_validate(s, n, bad, has_control))
+		return -1;
+	mark_quotes((const unsigned char *)s, n, marks);
+	return 0;
 }
 
 size_t rs_utf8_chars(const char *s, size_t n)

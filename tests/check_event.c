@@ -223,6 +223,8 @@ START_TEST(fast_path_is_jsmn)
 		"{" BASE ",\"character_code\":\"again\"}",
 		"{" BASE ",\"characters\":[{\"character_code\":\"x\"}]}",
 		"{" BASE ",\"a\":{\"b\":[1,2]}}",
+		/* a line the fast path starts and gives up on after a known key */
+		"{\"user_id\":\"" U1 "\",\"a\":{\"b\":1},\"character_code\":\"c\",\"acquired_at\":\"" T1 "\"}",
 		"{\"user_id\":\"" U1 "\",\"character_code\":\"c\",\"acquired_at\":\"" T1 "\",\"e\":0}",
 	};
 	rs_event_reader *slow;
