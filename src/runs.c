@@ -18,6 +18,7 @@
 #include <rewardstore/runs.h>
 
 #define APPEND_BUF (1u << 20)
+#define WRITE_PIECE ((size_t)1 << 20)
 
 typedef struct run {
 	uint64_t start, mid, end;  /* mid: the first key >= RS_RUNS_SPLIT */
@@ -111,7 +112,11 @@ static int write_at(rs_runs *r, const uint8_t *p, size_t len, uint64_t at, rs_er
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t w = pwrite(r->fd, p + done, len - done, (off_t)(at + done));
+		/* in pieces of 1 MiB: a buffered write holds the file's lock for
+		 * as long as it copies, and two parsers spilling at once would
+		 * otherwise wait for each other's whole run */
+		size_t piece = len - done < WRITE_PIECE ? len - done : WRITE_PIECE;
+		ssize_t w = pwrite(r->fd, p + done, piece, (off_t)(at + done));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
