@@ -609,9 +609,9 @@ static int is_null(const char *s, const jsmntok_t *t)
 }
 
 /* A text field: missing (absent, null or ""), or a string within its
- * length in characters. */
-static int text_field(rs_event_reader *r, const char *s, int v, enum field f,
-                      rs_str *out, const char *where, rs_error *err)
+ * length in characters.  text_field() below takes the common case inline. */
+static int text_field_full(rs_event_reader *r, const char *s, int v, enum field f,
+                           rs_str *out, const char *where, rs_error *err)
 {
 	const jsmntok_t *t = &r->tok[v];
 
@@ -637,6 +637,28 @@ static int text_field(rs_event_reader *r, const char *s, int v, enum field f,
 		           fields[f].name, fields[f].max_chars);
 	}
 	return 0;
+}
+
+/* The common case of text_field_full: absent, or a string without escapes
+ * and within any limit in bytes, so within it in characters. */
+static inline int text_field(rs_event_reader *r, const char *s, int v, enum field f,
+                             rs_str *out, const char *where, rs_error *err)
+{
+	if (v < 0) {
+		out->p = NULL;
+		out->n = 0;
+		return 0;
+	}
+	const jsmntok_t *t = &r->tok[v];
+	size_t n = (size_t)(t->end - t->start);
+	if (t->type == JSMN_STRING &&
+	    ((size_t)t->end <= r->bs_first || (size_t)t->start >= r->bs_end) &&
+	    (fields[f].max_chars == 0 || n <= fields[f].max_chars)) {
+		out->p = s + t->start;
+		out->n = (uint32_t)n;
+		return 0;
+	}
+	return text_field_full(r, s, v, f, out, where, err);
 }
 
 static int uuid_field(rs_event_reader *r, const char *s, int v, enum field f,
@@ -721,7 +743,9 @@ static int make_event(rs_event_reader *r, const char *s, const object_fields *of
 static inline size_t skip_ws(const char *s, size_t i, size_t len)
 {
 	/* white space is below '!', and most lines have none between tokens */
-	while (i < len && (unsigned char)s[i] <= ' ' && is_ws(s[i]))
+	if (i < len && (unsigned char)s[i] > ' ')
+		return i;
+	while (i < len && is_ws(s[i]))
 		i++;
 	return i;
 }

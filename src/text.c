@@ -88,6 +88,12 @@ __attribute__((target("avx2"))) static inline int valid_avx2(const unsigned char
 		(char)0xe6, (char)0xae, (char)0xba, (char)0xba, 0x01, 0x01, 0x01, 0x01);
 	const __m256i nib = _mm256_set1_epi8(0x0f), k1f = _mm256_set1_epi8(0x1f);
 	const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\');
+	/* above these, the last three bytes of a block start a character that
+	 * does not end in it: F0.. three from the end, E0.. two, C0.. at the end */
+	const __m256i unfinished = _mm256_setr_epi8(
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+		(char)0xef, (char)0xdf, (char)0xbf);
 	__m256i prev = _mm256_setzero_si256(), err = _mm256_setzero_si256();
 	__m256i low = _mm256_setzero_si256(), nul = _mm256_setzero_si256();
 	unsigned char last[32];
@@ -111,6 +117,15 @@ __attribute__((target("avx2"))) static inline int valid_avx2(const unsigned char
 				_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, bslash)));
 		low = _mm256_or_si256(low, _mm256_cmpeq_epi8(_mm256_max_epu8(v, k1f), k1f));
 		nul = _mm256_or_si256(nul, _mm256_cmpeq_epi8(v, _mm256_setzero_si256()));
+		if (_mm256_movemask_epi8(v) == 0) {
+			/* ASCII only (most blocks of a log line): the one error
+			 * possible is a character of the block before left
+			 * unfinished, a lead byte in its last three places that
+			 * needs more bytes than are left */
+			err = _mm256_or_si256(err, _mm256_subs_epu8(prev, unfinished));
+			prev = v;
+			continue;
+		}
 		/* the bytes one, two and three before each byte */
 		__m256i t = _mm256_permute2x128_si256(prev, v, 0x21);
 		__m256i p1 = _mm256_alignr_epi8(v, t, 15);

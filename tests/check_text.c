@@ -3,6 +3,7 @@
 
 #include <rewardstore/text.h>
 
+#include "../src/text-private.h"
 #include "suites.h"
 
 /* the number of characters, or -1 */
@@ -190,6 +191,41 @@ START_TEST(agrees_with_the_standard)
 }
 END_TEST
 
+/* The marks of quotes and backslashes that the validation makes for the
+ * JSON fast path: set exactly at those bytes, clear past the end, for every
+ * length around the blocks, on the path this processor takes. */
+START_TEST(marks_are_the_quotes_and_backslashes)
+{
+	char line[200];
+	uint32_t marks[RS_MARK_WORDS(sizeof line)];
+	unsigned seed = 7;
+
+	for (size_t n = 0; n <= sizeof line; n++)
+		for (int round = 0; round < 8; round++) {
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				static const char pick[] = "ab\"\\ {}:,\xea\xb0\x80";
+				unsigned k = seed >> 16 & 15;
+				if (k >= 9 && i + 3 <= n) { /* a three-byte character */
+					memcpy(line + i, "\xea\xb0\x80", 3);
+					i += 2;
+					continue;
+				}
+				line[i] = pick[k % 9];
+			}
+			memset(marks, 0xff, sizeof marks);
+			size_t bad;
+			int ctl;
+			ck_assert_int_eq(rs_utf8_validate_marked(line, n, &bad, &ctl, marks), 0);
+			for (size_t i = 0; i < 32 * RS_MARK_WORDS(n); i++) {
+				int want = i < n && (line[i] == '"' || line[i] == '\\');
+				ck_assert_msg(!!(marks[i / 32] >> (i % 32) & 1) == want,
+				              "length %zu, byte %zu: mark %d", n, i, !want);
+			}
+		}
+}
+END_TEST
+
 Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -197,6 +233,7 @@ Suite *text_suite(void)
 	tcase_add_test(tc, valid_text);
 	tcase_add_test(tc, invalid_text);
 	tcase_add_test(tc, fast_path_agrees_with_slow_path);
+	tcase_add_test(tc, marks_are_the_quotes_and_backslashes);
 	suite_add_tcase(s, tc);
 	/* about 1.4 million texts: seconds under the sanitizers */
 	TCase *wide = tcase_create("wide");
