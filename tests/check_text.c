@@ -193,7 +193,8 @@ END_TEST
 
 /* The marks of quotes and backslashes that the validation makes for the
  * JSON fast path: set exactly at those bytes, clear past the end, for every
- * length around the blocks, on the path this processor takes. */
+ * length around the blocks, on the path this processor takes (tools/test-all
+ * runs the unit tests again with REWARDSTORE_NO_AVX2 for the other). */
 START_TEST(marks_are_the_quotes_and_backslashes)
 {
 	char line[200];
