@@ -46,12 +46,19 @@ typedef struct head {
 	size_t pos, end;     /* in the map */
 } head;
 
+/* A place in the heap: a head, with its key's first 8 bytes beside it so
+ * that most comparisons read only the heap's own array. */
+typedef struct slot {
+	uint64_t prefix;
+	size_t idx;          /* into heads */
+} slot;
+
 struct rs_runs_reader {
 	int damaged;         /* a run's entry ran past its end */
 	uint8_t *map;
 	size_t map_len;
 	head *heads;
-	size_t *heap;        /* indexes into heads, smallest key first */
+	slot *heap;          /* the heads' keys, smallest first */
 	size_t nheap;
 	int have_last;       /* heap[0] was handed out: advance it next */
 };
@@ -260,11 +267,11 @@ static int advance(rs_runs_reader *rd, head *h)
 	return 1;
 }
 
-static int less(const rs_runs_reader *rd, size_t a, size_t b)
+static inline int less(const rs_runs_reader *rd, const slot *a, const slot *b)
 {
-	const head *x = &rd->heads[a], *y = &rd->heads[b];
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix;
+	const head *x = &rd->heads[a->idx], *y = &rd->heads[b->idx];
 	return rs_key_cmp(x->key, x->key_len, y->key, y->key_len) < 0;
 }
 
@@ -272,13 +279,13 @@ static void sift_down(rs_runs_reader *rd, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
-		if (l < rd->nheap && less(rd, rd->heap[l], rd->heap[m]))
+		if (l < rd->nheap && less(rd, &rd->heap[l], &rd->heap[m]))
 			m = l;
-		if (l + 1 < rd->nheap && less(rd, rd->heap[l + 1], rd->heap[m]))
+		if (l + 1 < rd->nheap && less(rd, &rd->heap[l + 1], &rd->heap[m]))
 			m = l + 1;
 		if (m == i)
 			return;
-		size_t t = rd->heap[i];
+		slot t = rd->heap[i];
 		rd->heap[i] = rd->heap[m];
 		rd->heap[m] = t;
 		i = m;
@@ -313,7 +320,7 @@ int rs_runs_reader_open(rs_runs *r, rs_runs_part part, rs_runs_reader **out, rs_
 			h->pos = (size_t)(part == RS_RUNS_HIGH ? r->runs[i].mid : r->runs[i].start);
 			h->end = (size_t)(part == RS_RUNS_LOW ? r->runs[i].mid : r->runs[i].end);
 			if (advance(rd, h))
-				rd->heap[rd->nheap++] = i;
+				rd->heap[rd->nheap++] = (slot){ h->prefix, i };
 		}
 		for (size_t i = rd->nheap / 2; i-- > 0;)
 			sift_down(rd, i);
@@ -327,7 +334,9 @@ int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len
 {
 	if (rd->have_last) {
 		/* the run handed out last moves on, or leaves the heap */
-		if (advance(rd, &rd->heads[rd->heap[0]])) {
+		const head *h = &rd->heads[rd->heap[0].idx];
+		if (advance(rd, &rd->heads[rd->heap[0].idx])) {
+			rd->heap[0].prefix = h->prefix;
 			sift_down(rd, 0);
 		} else if (--rd->nheap > 0) {
 			rd->heap[0] = rd->heap[rd->nheap];
@@ -339,7 +348,7 @@ int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len
 		return RS_ECORRUPT;
 	if (rd->nheap == 0)
 		return 0;
-	const head *h = &rd->heads[rd->heap[0]];
+	const head *h = &rd->heads[rd->heap[0].idx];
 	*key = h->key;
 	*key_len = h->key_len;
 	*val = h->val;
