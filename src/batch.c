@@ -25,6 +25,8 @@ typedef struct chunk {
 
 typedef struct entry {
 	uint64_t hash;
+	uint64_t prefix;       /* the key's first eight bytes as a number, for
+	                        * the sort: taken while the key is in the cache */
 	uint8_t *p;            /* the packed entry in the arena */
 	uint32_t key_len, val_len;
 } entry;
@@ -198,6 +200,20 @@ static int grow(rs_batch *b)
 	return 0;
 }
 
+static inline uint64_t be64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#elif !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+	v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+#endif
+	return v;
+}
+
 static int add(rs_batch *b, const uint8_t *key, size_t key_len,
                const rs_record *r)
 {
@@ -234,6 +250,7 @@ static int add(rs_batch *b, const uint8_t *key, size_t key_len,
 	if ((e->p = put_entry(b, key, key_len, r, &e->val_len)) == NULL)
 		return RS_ENOMEM;
 	e->hash = h;
+	e->prefix = be64(key); /* keys are at least 17 bytes */
 	e->key_len = (uint32_t)key_len;
 	b->slot[i] = (uint32_t)++b->n;
 	b->observations += r->n_obs;
@@ -278,19 +295,14 @@ uint64_t rs_batch_observations(const rs_batch *b)
 	return b->observations;
 }
 
-static uint64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* Sort by the first four key bytes (random user-id bytes) with a radix
+/* Sort by the first three key bytes (random user-id bytes) with a radix
  * sort, a byte at a time from the last, which leaves few entries sharing
  * them; then put those in full order (the first eight bytes as a number,
  * then the whole key) by insertion.  A batch holds tens of thousands of
- * keys, so four passes leave only a handful of ties to insert. */
+ * keys in 16.7 million values of three bytes, so three passes leave a
+ * handful of ties to insert besides one user's several codes, which tie
+ * on any number of bytes.  Each entry's prefix was taken when it was
+ * added: the sort reads the table, not the arena. */
 static int order_greater(const order *a, const order *b)
 {
 	if (a->prefix != b->prefix)
@@ -310,11 +322,11 @@ void rs_batch_sort(rs_batch *b)
 
 	for (size_t i = 0; i < n; i++) {
 		a[i].key = ENTRY_KEY(&b->e[i]);
-		a[i].prefix = be64(a[i].key);
+		a[i].prefix = b->e[i].prefix;
 		a[i].key_len = b->e[i].key_len;
 		a[i].idx = (uint32_t)i;
 	}
-	for (int shift = 32; shift < 64; shift += 8) {
+	for (int shift = 40; shift < 64; shift += 8) {
 		size_t count[256] = { 0 };
 		for (size_t i = 0; i < n; i++)
 			count[(a[i].prefix >> shift) & 0xff]++;
@@ -330,12 +342,15 @@ void rs_batch_sort(rs_batch *b)
 		a = tmp;
 		tmp = t;
 	}
-	/* after an even number of passes the order is back in b->ord; each
-	 * group that ties on the top 32 bits is put in order: by insertion
-	 * when small (nearly always), else by qsort (one user with thousands
-	 * of codes must not cost a quadratic sort) */
+	/* after an odd number of passes the order is in b->ord_tmp: swap
+	 * the two, so that b->ord holds it; each group that ties on the top
+	 * 24 bits is put in order: by insertion when small (nearly always),
+	 * else by qsort (one user with thousands of codes must not cost a
+	 * quadratic sort) */
+	b->ord = a;
+	b->ord_tmp = tmp;
 	for (size_t start = 0, end; start < n; start = end) {
-		for (end = start + 1; end < n && (a[end].prefix >> 32) == (a[start].prefix >> 32); end++)
+		for (end = start + 1; end < n && (a[end].prefix >> 40) == (a[start].prefix >> 40); end++)
 			;
 		if (end - start > 16) {
 			qsort(a + start, end - start, sizeof *a, order_cmp);
