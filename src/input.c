@@ -147,13 +147,10 @@ free_in:
 static int read_plain(rs_input *in, char *buf, size_t cap, size_t *got,
                       rs_error *err)
 {
-	int rc;
-
-	if ((rc = fill_raw(in, err)))
-		return rc;
 	size_t n = in->raw_len - in->raw_pos;
 	if (n == 0) {
-		/* past the magic bytes, read straight into the caller's buffer */
+		/* past the bytes read to tell the kind apart, straight into the
+		 * caller's buffer (not through in->raw: a copy of every byte) */
 		ssize_t r;
 		do
 			r = read(in->fd, buf, cap);
