@@ -13,6 +13,7 @@
 #include <rewardstore/batch.h>
 #include <rewardstore/error.h>
 
+#include "bytes.h"
 #include "hash.h"
 
 #define CHUNK_SIZE (1u << 20)
@@ -200,20 +201,6 @@ static int grow(rs_batch *b)
 	return 0;
 }
 
-static inline uint64_t be64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	v = __builtin_bswap64(v);
-#elif !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
-	v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-#endif
-	return v;
-}
-
 static int add(rs_batch *b, const uint8_t *key, size_t key_len,
                const rs_record *r)
 {
@@ -250,7 +237,7 @@ static int add(rs_batch *b, const uint8_t *key, size_t key_len,
 	if ((e->p = put_entry(b, key, key_len, r, &e->val_len)) == NULL)
 		return RS_ENOMEM;
 	e->hash = h;
-	e->prefix = be64(key); /* keys are at least 17 bytes */
+	e->prefix = rs_get_be64(key); /* keys are at least 17 bytes */
 	e->key_len = (uint32_t)key_len;
 	b->slot[i] = (uint32_t)++b->n;
 	b->observations += r->n_obs;

@@ -1,5 +1,7 @@
-/* Private: little-endian integers in byte buffers, as the store's values
- * and partition files hold them. */
+/* Private: integers in byte buffers.  Little-endian as the store's values
+ * and partition files hold them; big-endian where bytes must sort as the
+ * numbers do (keys: the history's run numbers, a key's first eight bytes
+ * as a number, partition bounds). */
 #ifndef RS_BYTES_H
 #define RS_BYTES_H
 
@@ -28,6 +30,27 @@ static inline void rs_put_u32(uint8_t *p, uint32_t v)
 static inline uint32_t rs_get_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Written out whole, so that the compiler makes each one load or store
+ * with a byte swap. */
+static inline uint64_t rs_get_be64(const uint8_t *p)
+{
+	return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+	       (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+	       (uint64_t)p[6] << 8 | (uint64_t)p[7];
+}
+
+static inline void rs_put_be64(uint8_t *p, uint64_t v)
+{
+	p[0] = (uint8_t)(v >> 56);
+	p[1] = (uint8_t)(v >> 48);
+	p[2] = (uint8_t)(v >> 40);
+	p[3] = (uint8_t)(v >> 32);
+	p[4] = (uint8_t)(v >> 24);
+	p[5] = (uint8_t)(v >> 16);
+	p[6] = (uint8_t)(v >> 8);
+	p[7] = (uint8_t)v;
 }
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <rewardstore/store.h>
 
+#include "bytes.h"
 #include "store-private.h"
 
 /* key = run number, big-endian, so that keys sort in order */
@@ -25,8 +26,7 @@ int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last)
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	mdb_cursor_close(cur);
 	if (rc == 0 && k.mv_size == 8)
-		for (int i = 0; i < 8; i++)
-			*last = *last << 8 | ((const uint8_t *)k.mv_data)[i];
+		*last = rs_get_be64(k.mv_data);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -41,8 +41,7 @@ static int history_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	if ((rc = rs_store_last_run(s, txn, &run)))
 		return rs_store_fail(err, s->path, rc, "cannot record the run");
 	run++;
-	for (int i = 0; i < 8; i++)
-		key[i] = (uint8_t)(run >> (56 - 8 * i));
+	rs_put_be64(key, run);
 	k.mv_size = 8;
 	k.mv_data = key;
 	v.mv_size = h->len;

@@ -38,10 +38,8 @@ static const char end_magic[8] = { 'r', 's', 'e', 'n', 'd', '\0', '\0', '\n' };
 
 uint32_t rs_part_of(const uint8_t *key, uint32_t n)
 {
-	uint64_t hi = 0;
+	uint64_t hi = rs_get_be64(key);
 
-	for (int i = 0; i < 8; i++)
-		hi = hi << 8 | key[i];
 	/* the k-th of n equal ranges of the first eight bytes: contiguous in
 	 * key order, and as even as the user ids are random */
 	return (uint32_t)(((unsigned __int128)hi * n) >> 64);
@@ -194,8 +192,7 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *cons
 		uint64_t lo = (uint64_t)(((unsigned __int128)only << 64) / n);
 		if (((unsigned __int128)lo * n) >> 64 != only)
 			lo++; /* rounded down into the partition before */
-		for (int i = 0; i < 8; i++)
-			from[i] = (uint8_t)(lo >> (56 - 8 * i));
+		rs_put_be64(from, lo);
 		if ((rc = rs_cursor_seek(c, from, sizeof from, err)))
 			goto close;
 	}
