@@ -381,6 +381,13 @@ static void scratch_reset(rs_event_reader *r)
 static int decode_escaped(rs_event_reader *r, const char *s, const jsmntok_t *t,
                           rs_str *out);
 
+/* The string token t lies outside the stretch of the line that holds its
+ * backslashes, so it has no escape. */
+static inline int outside_escapes(const rs_event_reader *r, const jsmntok_t *t)
+{
+	return (size_t)t->end <= r->bs_first || (size_t)t->start >= r->bs_end;
+}
+
 static inline int decode_string(rs_event_reader *r, const char *s, const jsmntok_t *t,
                                 rs_str *out)
 {
@@ -389,8 +396,7 @@ static inline int decode_string(rs_event_reader *r, const char *s, const jsmntok
 
 	/* inline, as most strings have no escape: the line's backslashes lie
 	 * elsewhere, or a search finds none */
-	if ((size_t)t->end <= r->bs_first || (size_t)t->start >= r->bs_end ||
-	    memchr(p, '\\', n) == NULL) {
+	if (outside_escapes(r, t) || memchr(p, '\\', n) == NULL) {
 		out->p = p;
 		out->n = (uint32_t)n;
 		return STR_OK;
@@ -651,8 +657,7 @@ static inline int text_field(rs_event_reader *r, const char *s, int v, enum fiel
 	}
 	const jsmntok_t *t = &r->tok[v];
 	size_t n = (size_t)(t->end - t->start);
-	if (t->type == JSMN_STRING &&
-	    ((size_t)t->end <= r->bs_first || (size_t)t->start >= r->bs_end) &&
+	if (t->type == JSMN_STRING && outside_escapes(r, t) &&
 	    (fields[f].max_chars == 0 || n <= fields[f].max_chars)) {
 		out->p = s + t->start;
 		out->n = (uint32_t)n;

@@ -334,8 +334,8 @@ int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len
 {
 	if (rd->have_last) {
 		/* the run handed out last moves on, or leaves the heap */
-		const head *h = &rd->heads[rd->heap[0].idx];
-		if (advance(rd, &rd->heads[rd->heap[0].idx])) {
+		head *h = &rd->heads[rd->heap[0].idx];
+		if (advance(rd, h)) {
 			rd->heap[0].prefix = h->prefix;
 			sift_down(rd, 0);
 		} else if (--rd->nheap > 0) {
