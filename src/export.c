@@ -132,7 +132,7 @@ static int part_open(part *p)
  * the read transaction's pages, which hold until it ends. */
 #define ROW_GROUP 32
 
-static int write_group(part *p, rs_row *rows, const int *named, size_t n)
+static int write_group(rs_writer *w, rs_error *err, rs_row *rows, const int *named, size_t n)
 {
 	const uint8_t *users[ROW_GROUP] = { NULL };
 	const char *codes[ROW_GROUP] = { NULL };
@@ -151,8 +151,8 @@ static int write_group(part *p, rs_row *rows, const int *named, size_t n)
 	for (size_t j = 0; j < m; j++)
 		memcpy(rows[which[j]].id, ids[j], RS_UUID_LEN);
 	for (size_t i = 0; i < n; i++)
-		if ((rc = rs_writer_row(p->w, &rows[i])))
-			return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));
+		if ((rc = rs_writer_row(w, &rows[i])))
+			return rs_error_set(err, rc, "cannot write the export: %s", strerror(rc));
 	return 0;
 }
 
@@ -221,7 +221,7 @@ static int part_write(part *p)
 		p->counts.fell_back += (uint64_t)fb;
 		p->counts.rows++;
 		if (++n == ROW_GROUP) {
-			if ((rc = write_group(p, rows, named, n)))
+			if ((rc = write_group(p->w, &p->err, rows, named, n)))
 				return rc;
 			n = 0;
 			if (p->h && ++groups % PUBLISH_GROUPS == 0 && (rc = publish(p, 0)))
@@ -231,7 +231,7 @@ static int part_write(part *p)
 	}
 	if (rc < 0 || rc > 1)
 		return rc;
-	if ((rc = write_group(p, rows, named, n)))
+	if ((rc = write_group(p->w, &p->err, rows, named, n)))
 		return rc;
 	if ((rc = rs_writer_flush(p->w)))
 		return rs_error_set(&p->err, rc, "cannot write the export: %s", strerror(rc));
@@ -475,4 +475,82 @@ join:
 	if (second.fp)
 		fclose(second.fp);
 	return rc;
+}
+
+/* ---- rows from records given one at a time (a streaming merge's) ---- */
+
+struct rs_rows {
+	rs_export_opts o;
+	rs_writer *w;
+	rs_row rows[ROW_GROUP];
+	int named[ROW_GROUP];
+	size_t n;
+	rs_export_counts counts;
+};
+
+int rs_rows_begin(rs_rows **out, FILE *fp, const rs_export_opts *opts, rs_error *err)
+{
+	rs_rows *rw = calloc(1, sizeof *rw);
+	int rc;
+
+	*out = NULL;
+	if (rw == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	rw->o = *opts;
+	rw->counts.threads = 1;
+	if ((rc = rs_writer_new(&rw->w, fp, opts->format))) {
+		free(rw);
+		return rs_error_set(err, rc, "out of memory");
+	}
+	/* flushed, so that the caller can tell where the rows start */
+	if (!(opts->frame & RS_EXPORT_NO_BEGIN) &&
+	    ((rc = rs_writer_begin(rw->w)) || (rc = rs_writer_flush(rw->w)))) {
+		rs_rows_free(rw);
+		return rs_error_set(err, rc, "cannot write the export: %s", strerror(rc));
+	}
+	*out = rw;
+	return 0;
+}
+
+int rs_rows_add(rs_rows *rw, const uint8_t *key, size_t key_len, const rs_record *r,
+                rs_error *err)
+{
+	int fb, rc;
+
+	if (fill_row(&rw->rows[rw->n], key, key_len, r, rw->o.policy, rw->o.catalog, &fb,
+	             &rw->named[rw->n])) {
+		rw->counts.held_back++;
+		return 0;
+	}
+	rw->counts.fell_back += (uint64_t)fb;
+	rw->counts.rows++;
+	if (++rw->n == ROW_GROUP) {
+		rc = write_group(rw->w, err, rw->rows, rw->named, rw->n);
+		rw->n = 0;
+		return rc;
+	}
+	return 0;
+}
+
+int rs_rows_end(rs_rows *rw, rs_export_counts *counts, rs_error *err)
+{
+	int rc = write_group(rw->w, err, rw->rows, rw->named, rw->n);
+
+	rw->n = 0;
+	if (rc)
+		return rc;
+	if ((rc = (rw->o.frame & RS_EXPORT_NO_END) ? rs_writer_flush(rw->w) : rs_writer_end(rw->w)))
+		return rs_error_set(err, rc, "cannot write the export: %s", strerror(rc));
+	rw->counts.psql_hazards = rs_writer_psql_hazards(rw->w);
+	if (counts)
+		*counts = rw->counts;
+	return 0;
+}
+
+void rs_rows_free(rs_rows *rw)
+{
+	if (rw == NULL)
+		return;
+	rs_writer_free(rw->w);
+	free(rw);
 }

@@ -5,7 +5,7 @@
  * Layout (doc/FORMATS.md), integers little-endian:
  *   "rspart\0\n"  u32 format  u32 n  u32 k  u32 nsources
  *   nsources x { fingerprint[16] u64 from bytes lines events rejected
- *                tail_hash flags  u16 name_len  name }
+ *                tail_hash flags  u16 name_len  8 reserved (zero)  name }
  *   entries    x { u16 key_len  u32 val_len  key  val }   (key order)
  *   u16 0
  *   u64 records  u64 file_len  u32 crc32(all bytes before it)  "rsend\0\0\n"
@@ -20,14 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include <rewardstore/part.h>
 #include <rewardstore/record.h>
 #include <rewardstore/store.h>
 
 #include "bytes.h"
 #include "hash.h"
+#include "part-private.h"
 
 static const char magic[8] = { 'r', 's', 'p', 'a', 'r', 't', '\0', '\n' };
 static const char end_magic[8] = { 'r', 's', 'e', 'n', 'd', '\0', '\0', '\n' };
@@ -47,14 +46,6 @@ uint32_t rs_part_of(const uint8_t *key, uint32_t n)
 
 /* ---- writing ---- */
 
-typedef struct part_writer {
-	FILE *fp;
-	char *path, *tmp;
-	uLong crc;
-	uint64_t len, records;
-	int failed;           /* errno of the first failed write */
-} part_writer;
-
 static void put(part_writer *w, const void *p, size_t n)
 {
 	if (w->failed)
@@ -63,18 +54,18 @@ static void put(part_writer *w, const void *p, size_t n)
 		w->failed = errno ? errno : EIO;
 		return;
 	}
-	w->crc = crc32(w->crc, p, (uInt)n);
+	w->crc = rs_crc32(w->crc, p, n);
 	w->len += n;
 }
 
-static int writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
-                       const rs_part_source *src, size_t nsrc, rs_error *err)
+int rs_part_writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
+                        const rs_part_source *src, size_t nsrc, rs_error *err)
 {
 	uint8_t head[HEAD_LEN], fixed[SOURCE_FIXED];
 	size_t tlen = strlen(path) + 32;
 
 	memset(w, 0, sizeof *w);
-	w->crc = crc32(0, Z_NULL, 0);
+	w->crc = 0;
 	if ((w->path = strdup(path)) == NULL || (w->tmp = malloc(tlen)) == NULL) {
 		free(w->path);
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
@@ -96,6 +87,9 @@ static int writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
 	for (size_t i = 0; i < nsrc; i++) {
 		const rs_source *s = &src[i].src;
 		size_t name_len = strnlen(s->name, sizeof s->name);
+		/* the 8 bytes after the name's length are reserved: zero, not
+		 * what the stack held (a map's bytes must not vary) */
+		memset(fixed, 0, sizeof fixed);
 		memcpy(fixed, s->fingerprint, 16);
 		rs_put_u64(fixed + 16, src[i].from);
 		rs_put_u64(fixed + 24, s->bytes);
@@ -112,8 +106,8 @@ static int writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
 	return 0;
 }
 
-static void writer_add(part_writer *w, const uint8_t *key, size_t key_len, const uint8_t *val,
-                       size_t val_len)
+void rs_part_writer_add(part_writer *w, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len)
 {
 	uint8_t h[6] = { (uint8_t)key_len, (uint8_t)(key_len >> 8) };
 
@@ -124,8 +118,7 @@ static void writer_add(part_writer *w, const uint8_t *key, size_t key_len, const
 	w->records++;
 }
 
-/* Finish the file and rename it into place (ok), or remove it. */
-static int writer_close(part_writer *w, int ok, rs_error *err)
+int rs_part_writer_close(part_writer *w, int ok, rs_error *err)
 {
 	uint8_t t[2 + TRAILER_LEN] = { 0, 0 };
 	int rc = 0;
@@ -140,7 +133,7 @@ static int writer_close(part_writer *w, int ok, rs_error *err)
 		rs_put_u32(t, (uint32_t)w->crc);
 		memcpy(t + 4, end_magic, 8);
 		put(w, t, 12);
-		if (!w->failed && (fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0))
+		if (!w->failed && (fflush(w->fp) != 0 || (!w->nosync && fsync(fileno(w->fp)) != 0)))
 			w->failed = errno;
 	}
 	if (fclose(w->fp) != 0 && ok && !w->failed)
@@ -161,9 +154,9 @@ static int writer_close(part_writer *w, int ok, rs_error *err)
 	return rc;
 }
 
-int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *const *paths,
-                        const rs_part_source *src, size_t nsrc, uint64_t *records,
-                        rs_error *err)
+int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
+                        const char *const *paths, const rs_part_source *src, size_t nsrc,
+                        uint64_t *records, rs_error *err)
 {
 	uint32_t nw = only < n ? 1 : n;
 	part_writer *w;
@@ -180,10 +173,12 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *cons
 		                    (unsigned)RS_PART_MAX, (unsigned)n);
 	if ((w = calloc(nw, sizeof *w)) == NULL)
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
-	for (; opened < nw; opened++)
-		if ((rc = writer_open(&w[opened], paths[opened], n, only < n ? only : opened, src,
-		                      nsrc, err)))
+	for (; opened < nw; opened++) {
+		if ((rc = rs_part_writer_open(&w[opened], paths[opened], n, only < n ? only : opened, src,
+		                              nsrc, err)))
 			goto close;
+		w[opened].nosync = (flags & RS_PART_NOSYNC) != 0;
+	}
 	if ((rc = rs_cursor_open(s, &c, err)))
 		goto close;
 	if (only < n) {
@@ -199,8 +194,10 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *cons
 	while ((rc = rs_cursor_next(c, &key, &key_len, &r, err)) == 1) {
 		uint32_t k = rs_part_of(key, n);
 		if (only < n && k != only) {
-			if (k > only)
+			if (k > only) {
+				rc = 0; /* past the partition: done, not an error */
 				break;
+			}
 			continue;
 		}
 		size_t need = rs_record_encoded_max(&r);
@@ -215,14 +212,14 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *cons
 		}
 		r.mark = 0; /* a run of this store means nothing to the reducer's */
 		size_t len = rs_record_encode(&r, buf);
-		writer_add(&w[only < n ? 0 : k], key, key_len, buf, len);
+		rs_part_writer_add(&w[only < n ? 0 : k], key, key_len, buf, len);
 		if (records)
 			records[only < n ? 0 : k]++;
 	}
 close:
 	rs_cursor_close(c);
 	for (uint32_t i = 0; i < opened; i++) {
-		int crc = writer_close(&w[i], rc == 0, err);
+		int crc = rs_part_writer_close(&w[i], rc == 0, err);
 		if (rc == 0)
 			rc = crc;
 	}
@@ -280,9 +277,9 @@ int rs_part_write_sources(const char *path, uint32_t n, uint32_t k, const rs_par
 	if (n == 0 || n > RS_PART_MAX || k >= n)
 		return rs_error_set(err, RS_EUSAGE, "there is no partition %u of %u", (unsigned)k,
 		                    (unsigned)n);
-	if ((rc = writer_open(&w, path, n, k, src, nsrc, err)))
+	if ((rc = rs_part_writer_open(&w, path, n, k, src, nsrc, err)))
 		return rc;
-	return writer_close(&w, 1, err);
+	return rs_part_writer_close(&w, 1, err);
 }
 
 /* ---- reading ---- */
@@ -296,7 +293,8 @@ struct rs_part {
 	rs_part_source *src;
 	size_t nsrc;
 	size_t entries, entries_end;  /* the entries' byte range */
-	uint8_t id[16];
+	uint8_t id[16];        /* when have_id: two passes over the file, so only */
+	int have_id;           /* when asked for (a store's reduce) */
 	char name[RS_ERROR_SOURCE_LEN];
 };
 
@@ -331,7 +329,7 @@ static int check(rs_part *p, rs_error *err)
 	const uint8_t *t = d + len - TRAILER_LEN;
 	if (memcmp(t + 20, end_magic, 8) != 0 || rs_get_u64(t + 8) != len)
 		return damaged(p, len, "truncated (no trailer at its end)", err);
-	if (rs_get_u32(t + 16) != (uint32_t)crc32(crc32(0, Z_NULL, 0), d, (uInt)(len - TRAILER_LEN + 16)))
+	if (rs_get_u32(t + 16) != rs_crc32(0, d, len - TRAILER_LEN + 16))
 		return damaged(p, len - TRAILER_LEN + 16, "checksum does not match", err);
 	if (format == 0)
 		return damaged(p, 8, "format 0", err);
@@ -404,9 +402,6 @@ static int check(rs_part *p, rs_error *err)
 		return damaged(p, at, "bytes after the entries", err);
 	if (count != p->records)
 		return damaged(p, end, "the record count does not match", err);
-	uint64_t a = rs_hash64(d, len, 0x70617274ULL), b = rs_hash64(d, len, 0x69643031ULL);
-	memcpy(p->id, &a, 8);
-	memcpy(p->id + 8, &b, 8);
 	return 0;
 }
 
@@ -485,7 +480,18 @@ uint64_t rs_part_records(const rs_part *p) { return p->records; }
 uint64_t rs_part_observations(const rs_part *p) { return p->observations; }
 size_t rs_part_nsources(const rs_part *p) { return p->nsrc; }
 const rs_part_source *rs_part_source_at(const rs_part *p, size_t i) { return &p->src[i]; }
-const uint8_t *rs_part_id(const rs_part *p) { return p->id; }
+const uint8_t *rs_part_id(const rs_part *cp)
+{
+	rs_part *p = (rs_part *)cp; /* filled in once, on first use */
+	if (!p->have_id) {
+		uint64_t a = rs_hash64(p->data, p->len, 0x70617274ULL);
+		uint64_t b = rs_hash64(p->data, p->len, 0x69643031ULL);
+		memcpy(p->id, &a, 8);
+		memcpy(p->id + 8, &b, 8);
+		p->have_id = 1;
+	}
+	return p->id;
+}
 const char *rs_part_name(const rs_part *p) { return p->name; }
 
 int rs_part_next(const rs_part *p, size_t *pos, const uint8_t **key, size_t *key_len,

@@ -12,7 +12,7 @@
 #include <rewardstore/record.h>
 #include <rewardstore/store.h>
 
-#include "hash.h"
+#include "sources-fold.h"
 #include "store-private.h"
 
 /* meta: "partition" -> u32 n, u32 k.  merged: 'P' + the file's id -> u64
@@ -24,82 +24,35 @@ typedef struct reduce_job {
 	rs_reduce_counts *counts;
 } reduce_job;
 
-/* A byte range of an input (a map task's split) is recorded under an
- * identity of its own -- the input's fingerprint mixed with where the
- * range's first line starts -- until the ranges before it are in: then
- * the input's own progress (under its fingerprint, as an import records
- * it) grows over it.  Ranges are contiguous (a range's lines end where the
- * next range's first line starts), so whatever order the files come in,
- * once all of an input's ranges are folded its progress is the input's
- * whole, as one import of it would have left. */
-static void range_id(const uint8_t fp[16], uint64_t from, uint8_t out[16])
-{
-	uint8_t buf[24];
-	memcpy(buf, fp, 16);
-	rs_put_u64(buf + 16, from);
-	uint64_t a = rs_hash64(buf, sizeof buf, 0x72616e67ULL), b = rs_hash64(buf, sizeof buf, 0x65303031ULL);
-	memcpy(out, &a, 8);
-	memcpy(out + 8, &b, 8);
-}
+/* The store's sources as the set that rs_sources_fold folds into. */
+typedef struct store_set {
+	rs_store *s;
+	MDB_txn *txn;
+} store_set;
 
-/* 0, MDB_NOTFOUND, or an error */
-static int get_source(rs_store *s, MDB_txn *txn, const uint8_t fp[16], rs_source *out)
+static int set_get(void *ctx, const uint8_t fp[16], rs_source *out)
 {
+	store_set *ss = ctx;
 	MDB_val k = { 16, (void *)fp }, v;
-	int rc = mdb_get(txn, s->sources, &k, &v);
+	int rc = mdb_get(ss->txn, ss->s->sources, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return RS_SOURCE_ABSENT;
 	if (rc == 0 && rs_store_decode_source(out, &k, &v))
 		rc = RS_ECORRUPT;
 	return rc;
 }
 
-static void extend(rs_source *whole, const rs_source *next)
+static int set_put(void *ctx, const rs_source *src)
 {
-	whole->bytes = next->bytes;
-	whole->lines += next->lines;
-	whole->events += next->events;
-	whole->rejected += next->rejected;
-	whole->tail_hash = next->tail_hash;
-	whole->flags = next->flags;
+	store_set *ss = ctx;
+	return rs_store_put_source(ss->txn, ss->s->sources, src);
 }
 
-static int record_source(rs_store *s, MDB_txn *txn, const rs_part_source *ps)
+static int set_del(void *ctx, const uint8_t fp[16])
 {
-	rs_source in = ps->src, have, next;
-	uint8_t id[16];
-	int rc;
-
-	in.expect_bytes = RS_SOURCE_ANY;
-	rc = get_source(s, txn, in.fingerprint, &have);
-	if (rc && rc != MDB_NOTFOUND)
-		return rc;
-	int known = rc == 0;
-	if (known && have.bytes >= in.bytes)
-		return 0; /* covered already: the furthest progress is kept */
-	if (ps->from > 0 && !(known && have.bytes == ps->from)) {
-		/* not next to the input's progress yet: a range of its own */
-		rs_source r = in;
-		range_id(in.fingerprint, ps->from, r.fingerprint);
-		snprintf(r.name, sizeof r.name, "%.150s [bytes %llu-%llu]", in.name,
-		         (unsigned long long)ps->from, (unsigned long long)in.bytes);
-		return rs_store_put_source(txn, s->sources, &r);
-	}
-	if (ps->from > 0) {
-		extend(&have, &in);
-		in = have;
-	}
-	/* the ranges that follow, already here, join it */
-	for (;;) {
-		range_id(in.fingerprint, in.bytes, id);
-		if ((rc = get_source(s, txn, id, &next)) == MDB_NOTFOUND)
-			break;
-		if (rc)
-			return rc;
-		extend(&in, &next);
-		MDB_val k = { 16, id };
-		if ((rc = mdb_del(txn, s->sources, &k, NULL)))
-			return rc;
-	}
-	return rs_store_put_source(txn, s->sources, &in);
+	store_set *ss = ctx;
+	MDB_val k = { 16, (void *)fp };
+	return mdb_del(ss->txn, ss->s->sources, &k, NULL);
 }
 
 /* The stamp: u64 k << 32 | n. */
@@ -174,8 +127,10 @@ static int reduce_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 	j->counts->records = rs_part_records(p);
 	j->counts->observations = rs_part_observations(p);
 
+	store_set ss = { s, txn };
+	rs_source_set set = { set_get, set_put, set_del, &ss };
 	for (size_t i = 0; i < rs_part_nsources(p); i++)
-		if ((rc = record_source(s, txn, rs_part_source_at(p, i))))
+		if ((rc = rs_sources_fold(&set, rs_part_source_at(p, i))))
 			goto failed;
 	uint8_t n8[8];
 	rs_put_u64(n8, j->counts->records);

@@ -139,12 +139,13 @@ static int csv_needs_quotes(const char *p, size_t n)
 
 static void put_csv_text(rs_writer *w, rs_str v)
 {
-	const char *p = v.p, *end = v.p + v.n;
+	const char *p = v.p, *end;
 
-	if (!csv_needs_quotes(p, v.n)) {
-		put(w, v.p, v.n);
+	if (v.n == 0 || !csv_needs_quotes(p, v.n)) {
+		put(w, v.p, v.n); /* a missing value may have no pointer */
 		return;
 	}
+	end = v.p + v.n;
 	if (psql_hazard(v))
 		w->hazards++;
 	put(w, "\"", 1);

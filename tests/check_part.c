@@ -1,6 +1,8 @@
-/* src/part.c and src/reduce.c: which partition a key is in, partition
- * files written from a store and read back, every damage refused, and a
- * reduce that is a no-op the second time. */
+/* src/part.c, src/reduce.c and src/compact.c: which partition a key is
+ * in, partition files written from a store and read back, every damage
+ * refused, a reduce that is a no-op the second time, and a streaming merge
+ * of partition files that writes, byte for byte, the file of a store that
+ * reduced them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,9 @@
 #include <rewardstore/record.h>
 #include <rewardstore/store.h>
 
+#include <zlib.h>
+
+#include "../src/hash.h"
 #include "suites.h"
 
 /* n contiguous ranges in key order: the partition never goes down as the
@@ -59,7 +64,7 @@ static void setup(void) { test_dir_make(); }
 static void teardown(void) { test_dir_remove(); }
 
 /* a store with users spread over the key space, 3 codes each */
-static void make_store(const char *path, int users)
+static void make_store_named(const char *path, int users, const char *name, int64_t t0)
 {
 	rs_store *s;
 	rs_batch *b;
@@ -78,8 +83,8 @@ static void make_store(const char *path, int users)
 			memcpy(o.user_id + 8, &z, 8);
 			snprintf(code, sizeof code, "c%d", c);
 			o.code = (rs_str){ code, (uint32_t)strlen(code) };
-			o.name = (rs_str){ "n", 1 };
-			o.acquired_at = 1000 + u;
+			o.name = (rs_str){ name, (uint32_t)strlen(name) };
+			o.acquired_at = t0 + u;
 			ck_assert_int_eq(rs_batch_add_obs(b, &o), 0);
 		}
 	rs_batch_sort(b);
@@ -89,6 +94,8 @@ static void make_store(const char *path, int users)
 	rs_batch_free(b);
 	rs_store_close(s);
 }
+
+static void make_store(const char *path, int users) { make_store_named(path, users, "n", 1000); }
 
 static uint64_t count_records(const char *path)
 {
@@ -123,7 +130,7 @@ START_TEST(write_read_reduce)
 	for (int k = 0; k < 3; k++)
 		snprintf(paths[k], sizeof paths[k], "%s/part-%d", test_dir, k);
 	ck_assert_int_eq(rs_store_open(&s, db, RS_STORE_RDONLY, &err), 0);
-	ck_assert_int_eq(rs_part_write_store(s, 3, RS_PART_ALL, pp, &ps, 1, records, &err), 0);
+	ck_assert_int_eq(rs_part_write_store(s, 3, RS_PART_ALL, 0, pp, &ps, 1, records, &err), 0);
 	rs_store_close(s);
 	ck_assert_uint_eq(records[0] + records[1] + records[2], 600);
 	/* random ids: every partition has some */
@@ -156,7 +163,7 @@ START_TEST(write_read_reduce)
 		snprintf(out, sizeof out, "%s/back-%d", test_dir, k);
 		const char *op = out;
 		uint64_t back = 0;
-		ck_assert_int_eq(rs_part_write_store(s, 3, (uint32_t)k, &op, &ps, 1, &back, &err), 0);
+		ck_assert_int_eq(rs_part_write_store(s, 3, (uint32_t)k, 0, &op, &ps, 1, &back, &err), 0);
 		ck_assert_uint_eq(back, records[k]);
 		rs_store_close(s);
 		rs_part_close(p);
@@ -179,7 +186,7 @@ START_TEST(damage_is_refused)
 	make_store(db, 5);
 	snprintf(path, sizeof path, "%s/part", test_dir);
 	ck_assert_int_eq(rs_store_open(&s, db, RS_STORE_RDONLY, &err), 0);
-	ck_assert_int_eq(rs_part_write_store(s, 1, RS_PART_ALL, &pp, &ps, 1, NULL, &err), 0);
+	ck_assert_int_eq(rs_part_write_store(s, 1, RS_PART_ALL, 0, &pp, &ps, 1, NULL, &err), 0);
 	rs_store_close(s);
 	FILE *f = fopen(path, "rb");
 	uint8_t buf[8192];
@@ -206,6 +213,106 @@ START_TEST(damage_is_refused)
 }
 END_TEST
 
+/* rs_part_merge of the partition files of two stores (overlapping keys,
+ * other names and times) writes the file that a store reducing both
+ * writes, byte for byte, for every partition */
+START_TEST(merge_is_the_reduce)
+{
+	char a[128], b[128], both[128], pa[128], pb[128], merged[128], reduced[128];
+	rs_part_source ps = { .src = { .bytes = 99, .lines = 7, .name = "in.jsonl" }, .from = 0 };
+	rs_error err;
+
+	snprintf(a, sizeof a, "%s/a", test_dir);
+	snprintf(b, sizeof b, "%s/b", test_dir);
+	snprintf(both, sizeof both, "%s/both", test_dir);
+	make_store_named(a, 150, "older", 1000);
+	make_store_named(b, 300, "newer", 5000);
+	for (uint32_t k = 0; k < 3; k++) {
+		const char *op;
+		rs_store *s;
+		rs_part *in[2], *r;
+		rs_part_merge_counts mc;
+		rs_reduce_counts rc;
+
+		snprintf(pa, sizeof pa, "%s/a-%u", test_dir, k);
+		snprintf(pb, sizeof pb, "%s/b-%u", test_dir, k);
+		snprintf(merged, sizeof merged, "%s/m-%u", test_dir, k);
+		snprintf(reduced, sizeof reduced, "%s/r-%u", test_dir, k);
+		op = pa;
+		ck_assert_int_eq(rs_store_open(&s, a, RS_STORE_RDONLY, &err), 0);
+		ck_assert_int_eq(rs_part_write_store(s, 3, k, 0, &op, &ps, 1, NULL, &err), 0);
+		rs_store_close(s);
+		op = pb;
+		ck_assert_int_eq(rs_store_open(&s, b, RS_STORE_RDONLY, &err), 0);
+		ck_assert_int_eq(rs_part_write_store(s, 3, k, RS_PART_NOSYNC, &op, &ps, 1, NULL, &err), 0);
+		rs_store_close(s);
+
+		ck_assert_int_eq(rs_part_open(&in[0], pa, &err), 0);
+		ck_assert_int_eq(rs_part_open(&in[1], pb, &err), 0);
+		rs_part_merge_opts mo = { .out = merged };
+		ck_assert_int_eq(rs_part_merge(in, 2, &mo, &mc, &err), 0);
+		ck_assert_uint_eq(mc.observations, rs_part_observations(in[0]) + rs_part_observations(in[1]));
+		ck_assert_uint_eq(mc.records, rs_part_records(in[1])); /* b's keys hold a's */
+		ck_assert_uint_eq(mc.sources, 1);
+
+		snprintf(both, sizeof both, "%s/both-%u", test_dir, k);
+		ck_assert_int_eq(rs_store_open(&s, both, RS_STORE_NOSYNC, &err), 0);
+		ck_assert_int_eq(rs_store_reduce(s, in[0], &rc, &err), 0);
+		ck_assert_int_eq(rs_store_reduce(s, in[1], &rc, &err), 0);
+		op = reduced;
+		ck_assert_int_eq(rs_part_write_store(s, 3, k, 0, &op, &ps, 1, NULL, &err), 0);
+		rs_store_close(s);
+		rs_part_close(in[0]);
+		rs_part_close(in[1]);
+
+		ck_assert_int_eq(rs_part_open(&r, merged, &err), 0);
+		ck_assert_uint_eq(rs_part_records(r), mc.records);
+		rs_part_close(r);
+		FILE *f1 = fopen(merged, "rb"), *f2 = fopen(reduced, "rb");
+		ck_assert_ptr_nonnull(f1);
+		ck_assert_ptr_nonnull(f2);
+		int c1, c2;
+		long at = 0;
+		do {
+			c1 = getc(f1);
+			c2 = getc(f2);
+			ck_assert_msg(c1 == c2, "partition %u: the files differ at byte %ld", k, at);
+			at++;
+		} while (c1 != EOF);
+		fclose(f1);
+		fclose(f2);
+	}
+	/* one merge takes one partition */
+	rs_part *in[2];
+	snprintf(pa, sizeof pa, "%s/a-0", test_dir);
+	snprintf(pb, sizeof pb, "%s/b-1", test_dir);
+	ck_assert_int_eq(rs_part_open(&in[0], pa, &err), 0);
+	ck_assert_int_eq(rs_part_open(&in[1], pb, &err), 0);
+	rs_part_merge_counts mc;
+	rs_part_merge_opts mo = { .out = merged };
+	ck_assert_int_eq(rs_part_merge(in, 2, &mo, &mc, &err), RS_EUSAGE);
+	ck_assert_ptr_nonnull(strstr(err.text, "one merge takes one partition"));
+	rs_part_close(in[0]);
+	rs_part_close(in[1]);
+}
+END_TEST
+
+/* the checksum is zlib's CRC-32 whichever library computes it */
+START_TEST(crc_is_zlibs)
+{
+	uint8_t buf[4099];
+	uint64_t seed = 3;
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)test_rand(&seed);
+	for (size_t n = 0; n < sizeof buf; n += 1 + n / 3) {
+		uint32_t z = (uint32_t)crc32(crc32(0, Z_NULL, 0), buf, (uInt)n);
+		ck_assert_uint_eq(rs_crc32(0, buf, n), z);
+		/* in two pieces, as a writer computes it */
+		ck_assert_uint_eq(rs_crc32(rs_crc32(0, buf, n / 2), buf + n / 2, n - n / 2), z);
+	}
+}
+END_TEST
+
 Suite *part_suite(void)
 {
 	Suite *s = suite_create("part");
@@ -214,6 +321,8 @@ Suite *part_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, write_read_reduce);
 	tcase_add_test(tc, damage_is_refused);
+	tcase_add_test(tc, merge_is_the_reduce);
+	tcase_add_test(tc, crc_is_zlibs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,28 @@ rej_of() { rs --db "$1" stats --json | sed -n 's/.*"rejected": \([0-9]*\).*/\1/p
 "$GEN" --events 24000 --files 4 --seed 9 --bad-rate 0.01 --catalog "$T/cat.csv" "$T/ev" 2>/dev/null
 IN="$T/ev-0.jsonl $T/ev-1.jsonl $T/ev-2.jsonl $T/ev-3.jsonl"
 
+# compact_all N [CATALOG]: partition k of every mapper merged by
+# 'compact' (no store) into $T/c/run-k and its export $T/c/csv-k
+compact_all() {
+	n=$1
+	rm -rf "$T/c"
+	mkdir -p "$T/c"
+	cstatus=0
+	k=0
+	while [ "$k" -lt "$n" ]; do
+		parts=$(ls -d "$T"/m/*/ | sed "s|/\$|/part-$k|")
+		# shellcheck disable=SC2086
+		rs compact ${2:+--catalog "$2"} --out "$T/c/run-$k" --export "$T/c/csv-$k" $parts \
+			2>/dev/null || cstatus=$?
+		for f in text jsonl; do
+			# shellcheck disable=SC2086
+			rs compact ${2:+--catalog "$2"} --format "$f" --export "$T/c/$f-$k" $parts \
+				2>/dev/null || cstatus=$?
+		done
+		k=$((k + 1))
+	done
+}
+
 # the reference: one import
 rs --db "$T/one" import -q --rejects "$T/one.rej" $IN 2> "$T/one.err"
 assert_status "the reference import has rejects" 3 $?
@@ -114,6 +136,29 @@ for n in 1 2 3 7; do
 		total=0
 		for s in $(stores "$n"); do total=$((total + $(obs_of "$s"))); done
 		assert_eq "N=$n layout $layout: observations add up" "$(obs_of "$T/one")" "$total"
+		# the streaming merge, no store: the same bytes
+		compact_all "$n" "$T/cat.csv"
+		assert_status "compact N=$n layout $layout" 0 "$cstatus"
+		rm -f "$T/ccat.csv" "$T/ccat.text" "$T/ccat.jsonl"
+		k=0
+		while [ "$k" -lt "$n" ]; do
+			if [ "$k" -eq 0 ]; then cat "$T/c/csv-0"; else tail -n +2 "$T/c/csv-$k"; fi >> "$T/ccat.csv"
+			cat "$T/c/text-$k" >> "$T/ccat.text"
+			cat "$T/c/jsonl-$k" >> "$T/ccat.jsonl"
+			k=$((k + 1))
+		done
+		for f in csv text jsonl; do
+			assert_same_file "N=$n layout $layout: compact's $f parts concatenated = one import" \
+				"$T/one.$f" "$T/ccat.$f"
+		done
+		# its run, folded into a store, is the reducer's store
+		rs --db "$T/cr" reduce "$T/c/run-0" 2>/dev/null
+		rs --db "$T/cr" catalog "$T/cat.csv" 2>/dev/null
+		rs --db "$T/cr" export -o "$T/cr.csv"
+		rs --db "$T/r/0" export -o "$T/r0.csv"
+		assert_same_file "N=$n layout $layout: compact's run = the reducer's store" "$T/r0.csv" "$T/cr.csv"
+		assert_eq "N=$n layout $layout: and its observations" "$(obs_of "$T/r/0")" "$(obs_of "$T/cr")"
+		rm -rf "$T/cr"
 	done
 done
 
@@ -130,6 +175,38 @@ reduce_all 3
 rs --db "$T/one" stats | grep -E '^  [0-9a-f]{32}' | sort > "$T/one.src"
 rs --db "$T/r/2" stats | grep -E '^  [0-9a-f]{32}' | sort > "$T/r.src"
 assert_same_file "ranges reduced in any order leave one import's sources" "$T/one.src" "$T/r.src"
+
+# and so do they through compact, in any order, and through a second
+# compact of its run with a map of nothing new (a re-run's: its inputs
+# resumed at their ends)
+compact_all 3
+rs compact --out "$T/c/since" "$T/m/a/sources" "$T/m/b/sources" "$T/m/c/sources" "$T/m/d/sources" 2>/dev/null
+assert_status "compact of the mappers' sources alone" 0 $?
+# shellcheck disable=SC2086
+rs map -q --partitions 3 --since "$T/c/since" --out "$T/m/none" $IN 2>/dev/null
+assert_status "a map of nothing new" 0 $?
+rs compact --out "$T/c/again-2" "$T/c/run-2" "$T/m/none/part-2" 2>/dev/null
+for run in run-2 again-2; do
+	rs --db "$T/cs-$run" reduce "$T/c/$run" 2>/dev/null
+	rs --db "$T/cs-$run" stats | grep -E '^  [0-9a-f]{32}' | sort > "$T/c.src"
+	assert_same_file "compact's $run leaves one import's sources" "$T/one.src" "$T/c.src"
+done
+rs --db "$T/cs-run-2" export -o "$T/c1.csv"
+rs --db "$T/cs-again-2" export -o "$T/c2.csv"
+assert_same_file "a run compacted with nothing new: the same rows" "$T/c1.csv" "$T/c2.csv"
+assert_eq "and the same observations, not counted twice" "$(obs_of "$T/cs-run-2")" "$(obs_of "$T/cs-again-2")"
+
+# compact's refusals: another K, a damaged file, nothing to write
+rs compact --out "$T/c/x" "$T/m/a/part-0" "$T/m/b/part-1" 2> "$T/ck.err"
+assert_status "compact of two partitions" 1 $?
+assert_grep "names both" "part-1' is partition 1 of 3 and '.*part-0' partition 0 of 3" "$T/ck.err"
+[ ! -e "$T/c/x" ]
+assert_status "and writes nothing" 0 $?
+rs compact --out "$T/c/x" 2>/dev/null
+assert_status "compact of no file" 2 $?
+rs compact "$T/m/a/part-0" 2> "$T/cn.err"
+assert_status "compact with nothing to write" 2 $?
+assert_grep "says what to give" "give --out FILE, --export FILE or both" "$T/cn.err"
 
 # a file folded in again changes nothing
 cp "$T/r/1/data.mdb" "$T/before.mdb"
@@ -166,6 +243,11 @@ assert_status "a damaged file" 1 $?
 assert_grep "refused by name" "partition file '.*/bad' is damaged: checksum does not match" "$T/bad.err"
 cmp -s "$T/r0.mdb" "$T/r/0/data.mdb"
 assert_status "nothing of the call was applied (the good file either)" 0 $?
+rs compact --out "$T/c/y" --export "$T/c/y.csv" "$T/m/a/part-0" "$T/bad" 2> "$T/cbad.err"
+assert_status "compact of a damaged file" 1 $?
+assert_grep "refused by name" "partition file '.*/bad' is damaged: checksum does not match" "$T/cbad.err"
+[ ! -e "$T/c/y" ] && [ ! -e "$T/c/y.csv" ] && [ -z "$(ls "$T/c" | grep tmp)" ]
+assert_status "and writes nothing, leaves nothing" 0 $?
 head -c $((size - 10)) "$T/m/b/part-0" > "$T/short"
 rs --db "$T/r/0" reduce "$T/short" 2> "$T/short.err"
 assert_status "a truncated file" 1 $?

@@ -1,10 +1,12 @@
 /* rewardstore map: the map task of a map -> shuffle -> reduce job.  Its
  * inputs are parsed and checked exactly as import does, folded per key
- * (into a scratch store that is removed afterwards), and written as N
- * partition files DIR/part-0 .. DIR/part-(N-1), partition K holding the
- * K-th of N contiguous ranges of the key order.  A pure task: the same
- * inputs always give the same bytes, so an engine may run it again
- * anywhere (doc/SHARDS.md). */
+ * (into a scratch store in $TMPDIR, removed afterwards: the output
+ * directory may be a shared file system, where LMDB does not belong), and
+ * written as N partition files DIR/part-0 .. DIR/part-(N-1), partition K
+ * holding the K-th of N contiguous ranges of the key order, and
+ * DIR/sources, the sources alone.  A pure task: the same inputs always
+ * give the same bytes, so an engine may run it again anywhere
+ * (doc/SHARDS.md). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -117,6 +119,7 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 		{ "range", required_argument, NULL, 'R' },
 		{ "since", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-sync", no_argument, NULL, 'S' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		RS_COMMON_OPTIONS,
@@ -125,7 +128,7 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	rs_import_opts opts = { .format = RS_IN_LOG, .default_offset_min = RS_TZ_NONE };
 	const char *out = NULL, *rejects = NULL, *since = NULL;
 	unsigned long long n = 0, from = 0, to = 0;
-	int json = 0, progress = -1, c, status;
+	int json = 0, progress = -1, nosync = 0, c, status;
 	char extra;
 
 	while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
@@ -167,6 +170,9 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'S':
+			nosync = 1;
+			break;
 		case 'P':
 			progress = 1;
 			break;
@@ -193,8 +199,11 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 
-	size_t dlen = strlen(out) + 32;
-	char *scratch = malloc(dlen);
+	const char *tmpdir = getenv("TMPDIR");
+	if (tmpdir == NULL || *tmpdir == '\0')
+		tmpdir = "/tmp";
+	size_t dlen = strlen(tmpdir) + 32, olen = strlen(out) + 32;
+	char *scratch = malloc(dlen), *sources_path = malloc(olen);
 	char **paths = calloc(n, sizeof *paths);
 	uint64_t *records = calloc(n, sizeof *records);
 	rs_import_counts *counts = calloc((size_t)(argc - optind), sizeof *counts);
@@ -203,15 +212,15 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	uint64_t src_from = from;
 	rs_store *s = NULL;
 	rs_error err;
-	if (scratch == NULL || paths == NULL || records == NULL || counts == NULL) {
+	if (scratch == NULL || sources_path == NULL || paths == NULL || records == NULL ||
+	    counts == NULL) {
 		rs_msg_error("out of memory");
 		status = EXIT_ERROR;
 		goto free_all;
 	}
-	/* the scratch store lives beside the partition files it becomes */
-	snprintf(scratch, dlen, "%s/.map-XXXXXX", out);
+	snprintf(scratch, dlen, "%s/rs-map-XXXXXX", tmpdir);
 	if (mkdtemp(scratch) == NULL) {
-		rs_msg_error("cannot create a scratch store in '%s': %s", out, strerror(errno));
+		rs_msg_error("cannot create a scratch store in '%s': %s", tmpdir, strerror(errno));
 		status = EXIT_ERROR;
 		goto free_all;
 	}
@@ -238,8 +247,16 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 		src_from = counts[0].range_start;
 	if (rs_store_open(&s, scratch, RS_STORE_RDONLY, &err) ||
 	    rs_part_store_sources(s, src_from, &srcs, &nsrcs, &err) ||
-	    rs_part_write_store(s, (uint32_t)n, RS_PART_ALL, (const char *const *)paths, srcs, nsrcs,
-	                        records, &err)) {
+	    rs_part_write_store(s, (uint32_t)n, RS_PART_ALL, nosync ? RS_PART_NOSYNC : 0,
+	                        (const char *const *)paths, srcs, nsrcs, records, &err)) {
+		rs_msg_error_value(&err);
+		status = EXIT_ERROR;
+		goto remove;
+	}
+	/* the sources alone, for a driver that folds every mapper's into the
+	 * job's progress without reading their records */
+	snprintf(sources_path, olen, "%s/sources", out);
+	if (rs_part_write_sources(sources_path, (uint32_t)n, 0, srcs, nsrcs, &err)) {
 		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 		goto remove;
@@ -258,13 +275,14 @@ free_all:
 	free(counts);
 	free(srcs);
 	free(scratch);
+	free(sources_path);
 	return status;
 }
 
 const rs_cmd rs_cmd_map = {
 	.name = "map",
 	.usage = "--partitions N --out DIR [--rejects FILE] [--strict] [--default-tz OFFSET] "
-	         "[--range FROM:TO | --since PART] [--json] FILE...",
+	         "[--range FROM:TO | --since PART] [--json] [--no-sync] FILE...",
 	.summary = "parse inputs into N sorted partition files (the map of a map/reduce job)",
 	.options =
 		"  --partitions N    cut the key space into N ranges (1 to 4096): DIR/part-0 ..\n"
@@ -279,6 +297,8 @@ const rs_cmd rs_cmd_map = {
 		"  --since PART      resume the inputs where the sources PART lists stopped\n"
 		"                    (a grown log reads only its new lines)\n"
 		"  --json            print what was read as JSON on standard output\n"
+		"  --no-sync         do not wait for the disk before renaming the partition\n"
+		"                    files (a job that fails writes them again anyway)\n"
 		"  --progress        show progress on standard error even when it is not a terminal\n"
 		"  -q, --quiet       no progress (the summary table is still printed)\n",
 	.exec = exec_map,

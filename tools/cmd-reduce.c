@@ -31,7 +31,7 @@ static int write_out(rs_store *s, const char *path, int sources_only)
 			rs_msg_error_value(&err);
 			status = EXIT_ERROR;
 		}
-	} else if (rs_part_write_store(s, n, k, &path, srcs, nsrcs, NULL, &err)) {
+	} else if (rs_part_write_store(s, n, k, 0, &path, srcs, nsrcs, NULL, &err)) {
 		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 	}

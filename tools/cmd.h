@@ -126,5 +126,6 @@ extern const rs_cmd rs_cmd_export;
 extern const rs_cmd rs_cmd_stats;
 extern const rs_cmd rs_cmd_map;
 extern const rs_cmd rs_cmd_reduce;
+extern const rs_cmd rs_cmd_compact;
 
 #endif

@@ -19,6 +19,7 @@ static const rs_cmd *const commands[] = {
 	&rs_cmd_merge,
 	&rs_cmd_map,
 	&rs_cmd_reduce,
+	&rs_cmd_compact,
 	&rs_cmd_stats,
 	&rs_cmd_verify,
 };

@@ -109,6 +109,20 @@ typedef struct rs_export_counts {
 int rs_export(rs_store *s, FILE *fp, const rs_export_opts *opts, rs_export_counts *counts,
               rs_error *err);
 
+/* Rows from records given one at a time, in key order, rather than read
+ * from a store: what a streaming merge of partition files exports
+ * (rs_part_merge).  opts' format, policy, catalog and frame are used (not
+ * user, threads or delta; the catalog must outlive rw).  The key and the
+ * record's strings must stay valid until rs_rows_end: rows are written in
+ * groups. */
+typedef struct rs_rows rs_rows;
+int rs_rows_begin(rs_rows **out, FILE *fp, const rs_export_opts *opts, rs_error *err);
+int rs_rows_add(rs_rows *rw, const uint8_t *key, size_t key_len, const rs_record *r,
+                rs_error *err);
+/* Write the rows still grouped and what comes after them; counts may be NULL. */
+int rs_rows_end(rs_rows *rw, rs_export_counts *counts, rs_error *err);
+void rs_rows_free(rs_rows *rw);
+
 /* The CSV header line, without its newline. */
 extern const char rs_csv_header[];
 

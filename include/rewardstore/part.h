@@ -38,12 +38,15 @@ typedef struct rs_part_source {
 
 /* Write a store's records as partition files: every k of n, to paths[k],
  * or only partition `only` (paths[0]) when only < n.  Each file is written
- * beside its name and renamed into place when whole, so a reader never
- * sees half of one.  The files list the sources given. */
+ * beside its name, synced (unless flags has RS_PART_NOSYNC: a map's
+ * output, which a failed job writes again anyway) and renamed into place
+ * when whole, so a reader never sees half of one.  The files list the
+ * sources given. */
 #define RS_PART_ALL UINT32_MAX
-int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, const char *const *paths,
-                        const rs_part_source *src, size_t nsrc, uint64_t *records,
-                        rs_error *err);
+#define RS_PART_NOSYNC 1u
+int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
+                        const char *const *paths, const rs_part_source *src, size_t nsrc,
+                        uint64_t *records, rs_error *err);
 
 /* The store's sources as a partition file lists them, each with from
  * (*out to free). */
@@ -99,6 +102,30 @@ int rs_store_reduce(rs_store *s, const rs_part *p, rs_reduce_counts *counts, rs_
 /* The (N, K) a store was stamped with by its first reduce; 0 and *n = 0
  * when it has none. */
 int rs_store_partition(rs_store *s, uint32_t *n, uint32_t *k, rs_error *err);
+
+/* A streaming merge of partition files of one (N, K) -- a compaction, as
+ * LevelDB's -- into one partition file and/or an export, in one pass and
+ * in memory that does not grow with the files: the state's run and the
+ * map tasks' new runs of a partition become the next state's run and the
+ * partition's part of the export, with no store in between.  Each key's
+ * records are merged by rs_record_merge; the sources are folded as
+ * rs_store_reduce folds them. */
+typedef struct rs_part_merge_opts {
+	const char *out;         /* write the merged partition file here, or NULL */
+	unsigned flags;          /* RS_PART_NOSYNC: do not sync it */
+	struct rs_rows *rows;    /* give each merged record to this export, or NULL */
+} rs_part_merge_opts;
+
+typedef struct rs_part_merge_counts {
+	uint64_t records;        /* keys written */
+	uint64_t observations;   /* their observation counts */
+	size_t sources;          /* sources listed */
+} rs_part_merge_counts;
+
+/* in: nin >= 1 files, opened and checked (rs_part_open), of the same N
+ * and K (else RS_EUSAGE naming two of them). */
+int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts,
+                  rs_part_merge_counts *counts, rs_error *err);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,8 @@
  * the magic, the trailer and the checksum), and with a trailer made to
  * fit its bytes (the checks of the header, sources and entries behind the
  * checksum).  Either must give an error, never a crash or an overread;
- * what is accepted must read back entry by entry. */
+ * what is accepted must read back entry by entry, and merge with itself
+ * (the streaming merge, compact.c) into an export. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,10 @@
 #include <zlib.h>
 
 #include <rewardstore/error.h>
+#include <rewardstore/export.h>
 #include <rewardstore/part.h>
+
+static FILE *devnull;
 
 static void try(const uint8_t *data, size_t size)
 {
@@ -33,6 +37,20 @@ static void try(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < rs_part_nsources(p); i++)
 			(void)rs_part_source_at(p, i)->src.bytes;
+		if (devnull == NULL && (devnull = fopen("/dev/null", "w")) == NULL)
+			abort();
+		rs_export_opts eo = { .format = RS_FORMAT_CSV };
+		rs_rows *rows;
+		rs_part *two[2] = { p, p };
+		rs_part_merge_counts mc;
+		rs_part_merge_opts mo = { .rows = NULL };
+		if (rs_rows_begin(&rows, devnull, &eo, &err) == 0) {
+			mo.rows = rows;
+			if (rs_part_merge(two, 2, &mo, &mc, &err) == 0 && mc.records != n)
+				abort();
+			rs_rows_end(rows, NULL, &err);
+			rs_rows_free(rows);
+		}
 		rs_part_close(p);
 	} else if (rc != RS_ECORRUPT && rc != RS_EVERSION && rc != RS_ENOMEM) {
 		abort();

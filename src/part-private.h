@@ -1,0 +1,31 @@
+/* Private: writing a partition file, entry by entry, for part.c (a store's
+ * records) and compact.c (a streaming merge of partition files). */
+#ifndef RS_PART_PRIVATE_H
+#define RS_PART_PRIVATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rewardstore/error.h>
+#include <rewardstore/part.h>
+
+typedef struct part_writer {
+	FILE *fp;
+	char *path, *tmp;
+	uint32_t crc;
+	uint64_t len, records;
+	int nosync;           /* set after open: no fsync before the rename */
+	int failed;           /* errno of the first failed write */
+} part_writer;
+
+/* Begin the file beside path (a temporary name), with its head and the
+ * sources listed. */
+int rs_part_writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
+                        const rs_part_source *src, size_t nsrc, rs_error *err);
+/* Append an entry: keys in order, each of partition k. */
+void rs_part_writer_add(part_writer *w, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len);
+/* Finish the file, sync it and rename it into place (ok), or remove it. */
+int rs_part_writer_close(part_writer *w, int ok, rs_error *err);
+
+#endif
