@@ -15,7 +15,7 @@ pids=""
 stop_all() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap stop_all EXIT
 
@@ -96,7 +96,7 @@ cat > "$T/slow" <<EOF
 # the worker process running it (the parent), for the test to kill
 for a in "\$@"; do
 	case \$a in
-	map|reduce) echo \$PPID > "$T/marks/\$a.\$\$"; sleep 1; break ;;
+	map|compact) echo \$PPID > "$T/marks/\$a.\$\$"; sleep 1; break ;;
 	esac
 done
 exec "$RS" "\$@"
@@ -124,7 +124,7 @@ kill_one() {
 }
 killed_map=$(kill_one map none)
 assert_status "a worker killed with kill -9 during the map stage" 0 $?
-killed_reduce=$(kill_one reduce "$killed_map")
+killed_reduce=$(kill_one compact "$killed_map")
 assert_status "another killed during the reduce stage" 0 $?
 wait "$job_pid"
 assert_status "the job still finishes, with rejected lines" 3 $?
