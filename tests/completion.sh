@@ -16,7 +16,7 @@ complete_words() {
 	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ $//'
 }
 
-assert_eq "commands" "catalog export get history import import-dump map merge reduce stats verify" \
+assert_eq "commands" "catalog compact export get history import import-dump map merge reduce stats verify" \
 	"$(complete_words rewardstore '')"
 assert_eq "a command's start" "import import-dump" "$(complete_words rewardstore imp)"
 assert_eq "after --db DIR" "map merge" "$(complete_words rewardstore --db x m)"
@@ -37,7 +37,7 @@ assert_eq "--rejects offers files" "$T/logs/a.jsonl" \
 	"$(complete_words rewardstore import --rejects "$T/logs/a")"
 
 # every option each command's --help shows is offered for it
-for cmd in import import-dump catalog export get merge map reduce stats verify history; do
+for cmd in import import-dump catalog export get merge map reduce compact stats verify history; do
 	for opt in $("$RS" "$cmd" --help | grep -oE '^  (-[a-z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+'); do
 		got=$(complete_words rewardstore "$cmd" "$opt")
 		case " $got " in

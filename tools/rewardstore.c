@@ -188,7 +188,7 @@ int rs_cmd_load_catalog(rs_store *s, rs_catalog **out)
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: rewardstore [--db DIR] [--version] [--help] COMMAND [ARGS]\n\n"
+	        "usage: rewardstore [--db DIR] [-V|--version] [--help] COMMAND [ARGS]\n\n"
 	        "Replay reward logs and dumps into an LMDB store keyed on\n"
 	        "user_id + character_code, and export one clean row per key.\n\n"
 	        "commands:\n");
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
 			printf("rewardstore %s (store format %d)\n", PACKAGE_VERSION, RS_STORE_FORMAT);
 			return EXIT_OK;
 		} else {
