@@ -2,7 +2,9 @@
  * run into the current run set with its input's progress; every
  * commit_events observations the set goes to the committer thread
  * (rs-commit), which applies its runs to the store in one transaction with
- * that progress (fold.c) while the parsers fill the other set. */
+ * that progress (fold.c), or hands them to the import's sink (a map's
+ * partition files) and stores the progress alone, while the parsers fill
+ * the other set. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +72,14 @@ static void merge_set(rs_import *imp, int c)
 			list[n++].expect_bytes = imp->srcs[i].stored;
 		}
 	pthread_mutex_unlock(&imp->mu);
-	rc = rs_store_apply_runs(imp->s, imp->set[c].runs, list, n, &err);
+	if (imp->opts->on_runs) {
+		/* the runs go to the sink; the store keeps the progress */
+		rc = imp->opts->on_runs(imp->opts->runs_ctx, &imp->set[c].runs, &err);
+		if (rc == 0)
+			rc = rs_store_apply(imp->s, NULL, list, n, &err);
+	} else {
+		rc = rs_store_apply_runs(imp->s, imp->set[c].runs, list, n, &err);
+	}
 	if (rc == 0)
 		rc = rs_runs_clear(imp->set[c].runs, &err);
 	pthread_mutex_lock(&imp->mu);

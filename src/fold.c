@@ -1,6 +1,7 @@
 /* Applying sorted runs: the runs an import spilled, read merged in key
- * order, folded key by key and written into the store in one transaction,
- * by two threads when they are big (the committer and rs-fold).  What a
+ * order, folded key by key (rs_folder, which a map's partition files use
+ * too) and written into the store in one transaction, by two threads when
+ * they are big (the committer and rs-fold).  What a
  * key's merge is lives in record.c; how one key is written, in apply.c. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <rewardstore/runs.h>
 #include <rewardstore/store.h>
 
+#include "fold-private.h"
 #include "store-private.h"
 #include "thread.h"
 
@@ -28,53 +30,6 @@ typedef struct runs_job {
 	size_t nsrc;
 } runs_job;
 
-/* The entries of a key, folded: a reader's entries with equal keys come
- * one after the other, so a key is whole when the next key differs. */
-typedef struct folder {
-	rs_runs_reader *rd;
-	const uint8_t *key, *val; /* the entry read ahead, or key NULL */
-	size_t key_len, val_len;
-} folder;
-
-/* The next key: *raw its one entry's encoded record, or NULL and *acc the
- * fold of its several (strings in the reader's map).  1, 0 at the end, or
- * a status. */
-static int fold_next(folder *f, const uint8_t **key, size_t *key_len, const uint8_t **raw,
-                     size_t *raw_len, rs_record *acc)
-{
-	rs_record r;
-	int folded = 0, rc;
-
-	if (f->key == NULL &&
-	    (rc = rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val, &f->val_len)) != 1)
-		return rc;
-	*key = f->key;
-	*key_len = f->key_len;
-	*raw = f->val;
-	*raw_len = f->val_len;
-	for (;;) {
-		if ((rc = rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val,
-		                              &f->val_len)) != 1) {
-			if (rc)
-				return rc;
-			f->key = NULL;
-			break;
-		}
-		if (rs_key_cmp(f->key, f->key_len, *key, *key_len) != 0)
-			break;
-		/* the same key in another run: fold it in memory */
-		if (!folded && (rc = rs_record_decode(acc, *raw, *raw_len)))
-			return rc;
-		if ((rc = rs_record_decode(&r, f->val, f->val_len)))
-			return rc;
-		rs_record_merge(acc, &r);
-		folded = 1;
-	}
-	if (folded)
-		*raw = NULL;
-	return 1;
-}
-
 /* A run read back is not what was written: say so, naming the store. */
 static int run_damaged(rs_store *s, int rc, rs_error *err)
 {
@@ -87,7 +42,7 @@ static int run_damaged(rs_store *s, int rc, rs_error *err)
 static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_appender *ap,
                            rs_runs *runs, rs_runs_part part, rs_error *err)
 {
-	folder f = { 0 };
+	rs_folder f = { 0 };
 	const uint8_t *key, *raw;
 	size_t key_len, raw_len;
 	rs_record acc;
@@ -95,7 +50,7 @@ static int fold_into_store(rs_store *s, MDB_cursor *cur, rs_appender *ap,
 
 	if ((rc = rs_runs_reader_open(runs, part, &f.rd, err)))
 		return rc;
-	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
+	while ((rc = rs_folder_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
 		if ((rc = rs_store_put_one(s, cur, ap, key, key_len, raw, raw_len, &acc, err)))
 			goto close; /* err says why, or the map is full */
 	}
@@ -121,7 +76,7 @@ static void *fold_half(void *arg)
 {
 	rs_thread_name("rs-fold");
 	half *h = arg;
-	folder f = { 0 };
+	rs_folder f = { 0 };
 	const uint8_t *key, *raw;
 	size_t key_len, raw_len, cap = 0;
 	uint8_t *buf = NULL;
@@ -131,7 +86,7 @@ static void *fold_half(void *arg)
 	rs_error_clear(&h->err);
 	if ((rc = rs_runs_reader_open(h->runs, RS_RUNS_HIGH, &f.rd, &h->err)))
 		goto done;
-	while ((rc = fold_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
+	while ((rc = rs_folder_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
 		if (raw == NULL) {
 			size_t need = rs_record_encoded_max(&acc);
 			if (need > cap) {
@@ -284,4 +239,43 @@ int rs_store_apply_runs(rs_store *s, rs_runs *runs, const rs_source *src, size_t
 	if ((rc = make_room(s, 2 * rs_runs_bytes(runs) + (64u << 20), err)))
 		return rc;
 	return rs_store_write(s, runs_body, &j, err);
+}
+
+/* ---- the folder (fold-private.h): a reader's entries with equal keys
+ * come one after the other, so a key is whole when the next key differs ---- */
+
+int rs_folder_next(rs_folder *f, const uint8_t **key, size_t *key_len, const uint8_t **raw,
+                   size_t *raw_len, rs_record *acc)
+{
+	rs_record r;
+	int folded = 0, rc;
+
+	if (f->key == NULL &&
+	    (rc = rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val, &f->val_len)) != 1)
+		return rc;
+	*key = f->key;
+	*key_len = f->key_len;
+	*raw = f->val;
+	*raw_len = f->val_len;
+	for (;;) {
+		if ((rc = rs_runs_reader_next(f->rd, &f->key, &f->key_len, &f->val,
+		                              &f->val_len)) != 1) {
+			if (rc)
+				return rc;
+			f->key = NULL;
+			break;
+		}
+		if (rs_key_cmp(f->key, f->key_len, *key, *key_len) != 0)
+			break;
+		/* the same key in another run: fold it in memory */
+		if (!folded && (rc = rs_record_decode(acc, *raw, *raw_len)))
+			return rc;
+		if ((rc = rs_record_decode(&r, f->val, f->val_len)))
+			return rc;
+		rs_record_merge(acc, &r);
+		folded = 1;
+	}
+	if (folded)
+		*raw = NULL;
+	return 1;
 }

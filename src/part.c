@@ -22,9 +22,11 @@
 
 #include <rewardstore/part.h>
 #include <rewardstore/record.h>
+#include <rewardstore/runs.h>
 #include <rewardstore/store.h>
 
 #include "bytes.h"
+#include "fold-private.h"
 #include "hash.h"
 #include "part-private.h"
 
@@ -218,6 +220,69 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
 	}
 close:
 	rs_cursor_close(c);
+	for (uint32_t i = 0; i < opened; i++) {
+		int crc = rs_part_writer_close(&w[i], rc == 0, err);
+		if (rc == 0)
+			rc = crc;
+	}
+	free(w);
+	free(buf);
+	return rc;
+}
+
+int rs_part_write_runs(rs_runs *runs, uint32_t n, unsigned flags, const char *const *paths,
+                       const rs_part_source *src, size_t nsrc, uint64_t *records,
+                       rs_error *err)
+{
+	part_writer *w;
+	rs_folder f = { 0 };
+	const uint8_t *key, *raw;
+	size_t key_len, raw_len, cap = 0;
+	uint8_t *buf = NULL;
+	rs_record acc;
+	uint32_t opened = 0;
+	int rc = 0;
+
+	if (n == 0 || n > RS_PART_MAX)
+		return rs_error_set(err, RS_EUSAGE, "partitions must be 1 to %u, not %u",
+		                    (unsigned)RS_PART_MAX, (unsigned)n);
+	if ((w = calloc(n, sizeof *w)) == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	for (; opened < n; opened++) {
+		if ((rc = rs_part_writer_open(&w[opened], paths[opened], n, opened, src, nsrc, err)))
+			goto close;
+		w[opened].nosync = (flags & RS_PART_NOSYNC) != 0;
+	}
+	if (runs == NULL)
+		goto close;
+	if ((rc = rs_runs_reader_open(runs, RS_RUNS_ALL, &f.rd, err)))
+		goto close;
+	while ((rc = rs_folder_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
+		uint32_t k = rs_part_of(key, n);
+		if (raw == NULL) {
+			/* several entries, folded: encoded again */
+			size_t need = rs_record_encoded_max(&acc);
+			if (need > cap) {
+				uint8_t *nb = realloc(buf, need);
+				if (nb == NULL) {
+					rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+					goto close;
+				}
+				buf = nb;
+				cap = need;
+			}
+			acc.mark = 0;
+			raw_len = rs_record_encode(&acc, buf);
+			raw = buf;
+		}
+		rs_part_writer_add(&w[k], key, key_len, raw, raw_len);
+		if (records)
+			records[k]++;
+	}
+	if (rc)
+		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+close:
+	rs_runs_reader_close(f.rd);
 	for (uint32_t i = 0; i < opened; i++) {
 		int crc = rs_part_writer_close(&w[i], rc == 0, err);
 		if (rc == 0)

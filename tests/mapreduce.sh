@@ -169,6 +169,18 @@ reduce_all 3
 rs export -o "$T/multi.csv" $(stores 3)
 assert_same_file "without a catalog" "$T/nocat.csv" "$T/multi.csv"
 
+# a map whose import commits many times (its sink keeps the first
+# commit's runs and appends each later one's): the same files, byte for byte
+rm -rf "$T/many" "$T/once"
+# shellcheck disable=SC2086
+rs map -q --partitions 3 --out "$T/once" $IN 2>/dev/null
+# shellcheck disable=SC2086
+REWARDSTORE_MAP_COMMIT_EVENTS=700 REWARDSTORE_BATCH_KEYS=256 REWARDSTORE_PARSERS=1 \
+	rs map -q --partitions 3 --out "$T/many" $IN 2>/dev/null
+for f in part-0 part-1 part-2 sources; do
+	assert_same_file "a map of many commits: $f" "$T/once/$f" "$T/many/$f"
+done
+
 # the ranges' sources join into the input's: the same sources as one import
 map_all 3 r
 reduce_all 3

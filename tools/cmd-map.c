@@ -1,10 +1,12 @@
 /* rewardstore map: the map task of a map -> shuffle -> reduce job.  Its
- * inputs are parsed and checked exactly as import does, folded per key
- * (into a scratch store in $TMPDIR, removed afterwards: the output
- * directory may be a shared file system, where LMDB does not belong), and
- * written as N partition files DIR/part-0 .. DIR/part-(N-1), partition K
- * holding the K-th of N contiguous ranges of the key order, and
- * DIR/sources, the sources alone.  A pure task: the same inputs always
+ * inputs are parsed and checked exactly as import does, into the import's
+ * sorted runs, which are folded per key straight into N partition files
+ * DIR/part-0 .. DIR/part-(N-1), partition K holding the K-th of N
+ * contiguous ranges of the key order, and DIR/sources, the sources alone.
+ * The records never enter a store: the import's sink takes its runs (no
+ * B-tree is built and read back); a scratch store in $TMPDIR, removed
+ * afterwards, keeps only the inputs' progress, so that resuming, ranges
+ * and every message are import's own.  A pure task: the same inputs always
  * give the same bytes, so an engine may run it again anywhere
  * (doc/SHARDS.md). */
 #include <errno.h>
@@ -25,6 +27,43 @@ static void remove_scratch(const char *dir)
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* The import's sink: the first commit's runs are kept whole (the usual
+ * case: a commit comes only past MAX_RUN_BYTES of runs); a later commit's
+ * are read merged and appended to them as one more run. */
+typedef struct map_sink {
+	const char *dir;      /* where the import's next empty set lives */
+	rs_runs *kept;
+} map_sink;
+
+static int take_runs(void *ctx, rs_runs **runs, rs_error *err)
+{
+	map_sink *m = ctx;
+	rs_runs_reader *rd;
+	const uint8_t *key, *val;
+	size_t key_len, val_len;
+	int rc;
+
+	if (m->kept == NULL) {
+		rs_runs *fresh;
+		if ((rc = rs_runs_new(&fresh, m->dir, err)))
+			return rc;
+		m->kept = *runs;
+		*runs = fresh;
+		return 0;
+	}
+	if ((rc = rs_runs_reader_open(*runs, RS_RUNS_ALL, &rd, err)))
+		return rc;
+	while ((rc = rs_runs_reader_next(rd, &key, &key_len, &val, &val_len)) == 1)
+		if ((rc = rs_runs_append(m->kept, key, key_len, val, val_len, err)))
+			break;
+	if (rc < 0 || rc > 1) /* not 0 (the end) nor 1 */
+		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
+	else if (rc == 0)
+		rc = rs_runs_append_end(m->kept, err);
+	rs_runs_reader_close(rd);
+	return rc;
 }
 
 /* Seed the scratch store with the progress of the sources a partition file
@@ -211,6 +250,7 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	size_t nsrcs = 0;
 	uint64_t src_from = from;
 	rs_store *s = NULL;
+	map_sink sink = { 0 };
 	rs_error err;
 	if (scratch == NULL || sources_path == NULL || paths == NULL || records == NULL ||
 	    counts == NULL) {
@@ -226,6 +266,13 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (since && (status = seed(scratch, since)))
 		goto remove;
+	sink.dir = scratch;
+	opts.on_runs = take_runs;
+	opts.runs_ctx = &sink;
+	/* one commit, at the end, unless the runs outgrow MAX_RUN_BYTES (a
+	 * knob for the tests, which want the sink's later commits) */
+	const char *knob = getenv("REWARDSTORE_MAP_COMMIT_EVENTS");
+	opts.commit_events = knob ? strtoull(knob, NULL, 10) : UINT64_MAX / 2;
 	rs_cmd_ctx sctx = { .db = scratch, .prog = ctx->prog };
 	status = rs_cmd_run_import(&sctx, "map", &opts, RS_STORE_NOSYNC, rejects, progress,
 	                           argc - optind, argv + optind, counts);
@@ -247,8 +294,8 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 		src_from = counts[0].range_start;
 	if (rs_store_open(&s, scratch, RS_STORE_RDONLY, &err) ||
 	    rs_part_store_sources(s, src_from, &srcs, &nsrcs, &err) ||
-	    rs_part_write_store(s, (uint32_t)n, RS_PART_ALL, nosync ? RS_PART_NOSYNC : 0,
-	                        (const char *const *)paths, srcs, nsrcs, records, &err)) {
+	    rs_part_write_runs(sink.kept, (uint32_t)n, nosync ? RS_PART_NOSYNC : 0,
+	                       (const char *const *)paths, srcs, nsrcs, records, &err)) {
 		rs_msg_error_value(&err);
 		status = EXIT_ERROR;
 		goto remove;
@@ -264,6 +311,7 @@ static int exec_map(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 	if (json)
 		print_json(argc - optind, argv + optind, counts, (uint32_t)n, records, from);
 remove:
+	rs_runs_free(sink.kept);
 	rs_store_close(s);
 	remove_scratch(scratch);
 free_all:

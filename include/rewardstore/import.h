@@ -15,6 +15,7 @@ extern "C" {
 #endif
 
 struct rs_import_counts;
+struct rs_runs;
 typedef struct rs_import_counts {
 	uint64_t bytes;      /* input bytes read this run (decompressed) */
 	uint64_t lines;      /* lines read this run */
@@ -81,6 +82,14 @@ typedef struct rs_import_opts {
 	 * earlier run applied.  The source is the input's (its fingerprint)
 	 * and its progress says where the range's lines end. */
 	uint64_t range_from, range_to;
+	/* Where each commit's sorted runs go instead of the store's records
+	 * (a map task's partition files, with no B-tree in between): called
+	 * in the committer thread before the sources' progress is written to
+	 * the store in a transaction of its own.  It may keep the runs: it
+	 * takes *runs and puts an empty set (rs_runs_new) in its place.
+	 * Returns 0 or a status with err filled. */
+	int (*on_runs)(void *runs_ctx, struct rs_runs **runs, rs_error *err);
+	void *runs_ctx;
 	rs_reject_fn on_reject;
 	rs_warn_fn on_warning;
 	rs_progress_fn on_progress;

@@ -48,6 +48,15 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
                         const char *const *paths, const rs_part_source *src, size_t nsrc,
                         uint64_t *records, rs_error *err);
 
+/* Write sorted runs (an import's, as its sink received them) as partition
+ * files: every k of n, to paths[k], the entries of a key folded into one
+ * record; otherwise as rs_part_write_store.  runs may be NULL: files with
+ * no records. */
+struct rs_runs;
+int rs_part_write_runs(struct rs_runs *runs, uint32_t n, unsigned flags,
+                       const char *const *paths, const rs_part_source *src, size_t nsrc,
+                       uint64_t *records, rs_error *err);
+
 /* The store's sources as a partition file lists them, each with from
  * (*out to free). */
 int rs_part_store_sources(rs_store *s, uint64_t from, rs_part_source **out, size_t *n,
