@@ -1,5 +1,7 @@
 /* The store's history: one entry per run, numbered from 1, as text the
- * program composes. */
+ * program composes.  It uses the store (store.c); the store's own need of
+ * it -- the last run's number, read when it opens -- is store.c's
+ * rs_store_last_run, so the calls go one way. */
 #include <lmdb.h>
 
 #include <rewardstore/store.h>
@@ -13,22 +15,6 @@ typedef struct history_entry {
 	const char *text;
 	size_t len;
 } history_entry;
-
-int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	*last = 0;
-	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
-		return rc;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	mdb_cursor_close(cur);
-	if (rc == 0 && k.mv_size == 8)
-		*last = rs_get_be64(k.mv_data);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
 
 static int history_body(rs_store *s, MDB_txn *txn, void *arg, rs_error *err)
 {

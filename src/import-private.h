@@ -223,7 +223,7 @@ int rs_import_spill(rs_importer *im, uint64_t at, uint64_t lines, unsigned flags
  * check); *restart when the input must be read again from its start. */
 int rs_import_resume(rs_importer *im, const char *path, int *restart, rs_error *err);
 
-/* ---- import.c ---- */
+/* ---- importer.c ---- */
 /* Read lines into the batch until one starts at or past limit, or the
  * input ends; *lineno is the number of the line read last. */
 int rs_import_read_lines(rs_importer *im, const char *path, uint64_t limit, uint64_t *lineno,

@@ -42,6 +42,7 @@
 
 #include <rewardstore/store.h>
 
+#include "bytes.h"
 #include "store-private.h"
 
 #define META_FORMAT "format"
@@ -125,6 +126,25 @@ static int check_path(const char *path, unsigned flags, rs_error *err)
 	}
 	return 0;
 }
+
+/* The history's last run number (0 when it has none): the key of the
+ * history database's last entry, big-endian (history.c writes them). */
+int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*last = 0;
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == 0 && k.mv_size == 8)
+		*last = rs_get_be64(k.mv_data);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 
 /* Open the named databases, creating them in a new store, and check the
  * format version: a store stamped newer than this build is refused before
