@@ -29,8 +29,12 @@ PY=/usr/bin/python3
 SH=$T/shared
 C=$T/client
 mkdir -p "$SH/marks" "$C" "$SH/small"
+# a watchdog: a hung job fails the test instead of the whole run
+( sleep 900; echo "FAIL: hosts.sh took more than 15 minutes" >&2; kill -TERM $$ ) &
+watchdog=$!
 pids=""
 stop_all() {
+	kill "$watchdog" 2>/dev/null
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
 	umount "$SH/small" 2>/dev/null
@@ -81,12 +85,27 @@ ADDR="tcp://127.0.0.1:$port"
 dask-scheduler --host 127.0.0.1 --port "$port" --no-dashboard > "$T/scheduler.log" 2>&1 &
 sched_pid=$!
 pids="$pids $sched_pid"
+# What a host must still see if it lies under /tmp, which each host
+# replaces: the build (the program) and the sources, with this test's
+# directory in them (the shared one; the client's is hidden again).  Kept
+# through the new /tmp by a bind mount of a descriptor opened before it.
+keep1="" keep2=""
+for d in "$top_srcdir" "$top_builddir"; do
+	d=$(cd "$d" && pwd -P)
+	case $d in
+	/tmp/*) if [ -z "$keep1" ]; then keep1=$d; else keep2=$d; fi ;;
+	esac
+done
 for h in 2 3; do
 	# a private /tmp, the client's directory hidden, then the worker
 	# shellcheck disable=SC2016 # expanded by the host's shell
-	unshare -m --propagation private sh -c '
-		mount -t tmpfs -o size=256m tmpfs /tmp && mount -t tmpfs -o size=64k tmpfs "$1" &&
-		shift && exec env TMPDIR=/tmp "$@"' sh "$C" \
+	unshare -m --propagation private env KEEP1="$keep1" KEEP2="$keep2" sh -c '
+		{ [ -z "$KEEP1" ] || exec 3<"$KEEP1"; } && { [ -z "$KEEP2" ] || exec 4<"$KEEP2"; } &&
+		mount -t tmpfs -o size=256m tmpfs /tmp &&
+		{ [ -z "$KEEP1" ] || { mkdir -p "$KEEP1" && mount --no-canonicalize --rbind /proc/self/fd/3 "$KEEP1"; }; } &&
+		{ [ -z "$KEEP2" ] || { mkdir -p "$KEEP2" && mount --no-canonicalize --rbind /proc/self/fd/4 "$KEEP2"; }; } &&
+		exec 3<&- 4<&- &&
+		mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec env TMPDIR=/tmp "$@"' sh "$C" \
 		dask-worker "$ADDR" --name "host$h" --nthreads 1 --no-nanny --host "127.0.0.$h" \
 		--no-dashboard --death-timeout 60 --local-directory /tmp/dask > "$T/worker$h.log" 2>&1 &
 	pids="$pids $!"

@@ -11,8 +11,11 @@
 GEN="$top_builddir/tools/rewardstore-gen"
 DASK="$top_srcdir/tools/rewardstore-dask"
 PY=/usr/bin/python3
+( sleep 600; echo "FAIL: tls.sh took more than 10 minutes" >&2; kill -TERM $$ ) &
+watchdog=$!
 pids=""
 stop_all() {
+	kill "$watchdog" 2>/dev/null
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
