@@ -133,8 +133,7 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 	part_writer w;
 	int have_w = 0, rc = 0;
 	head *h = NULL;
-	size_t nh = 0, cap = 0;
-	uint8_t *buf = NULL;
+	size_t nh = 0;
 
 	memset(counts, 0, sizeof *counts);
 	if (nin == 0)
@@ -202,24 +201,12 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 			rs_record_merge(&acc, &r);
 			advance(h, &nh);
 		}
-		if (have_w) {
-			if (several) {
-				size_t need = rs_record_encoded_max(&acc);
-				if (need > cap) {
-					uint8_t *nb = realloc(buf, need);
-					if (nb == NULL) {
-						rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-						goto done;
-					}
-					buf = nb;
-					cap = need;
-				}
-				acc.mark = 0;
-				val_len = rs_record_encode(&acc, buf);
-				val = buf;
-			}
-			/* else the one record's bytes, as they are */
+		/* the one record's bytes as they are; several, merged, encoded */
+		if (have_w && !several) {
 			rs_part_writer_add(&w, key, key_len, val, val_len);
+		} else if (have_w && rs_part_writer_add_record(&w, key, key_len, &acc)) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			goto done;
 		}
 		/* the merged strings point into the mapped files, which outlive
 		 * the export's row groups */
@@ -237,7 +224,6 @@ done:
 			rc = crc;
 	}
 	free(h);
-	free(buf);
 	free(sa.v);
 	return rc;
 }

@@ -120,6 +120,22 @@ void rs_part_writer_add(part_writer *w, const uint8_t *key, size_t key_len, cons
 	w->records++;
 }
 
+int rs_part_writer_add_record(part_writer *w, const uint8_t *key, size_t key_len, rs_record *r)
+{
+	size_t need = rs_record_encoded_max(r);
+
+	if (need > w->cap) {
+		uint8_t *nb = realloc(w->buf, need);
+		if (nb == NULL)
+			return RS_ENOMEM;
+		w->buf = nb;
+		w->cap = need;
+	}
+	r->mark = 0;
+	rs_part_writer_add(w, key, key_len, w->buf, rs_record_encode(r, w->buf));
+	return 0;
+}
+
 int rs_part_writer_close(part_writer *w, int ok, rs_error *err)
 {
 	uint8_t t[2 + TRAILER_LEN] = { 0, 0 };
@@ -153,6 +169,8 @@ int rs_part_writer_close(part_writer *w, int ok, rs_error *err)
 		unlink(w->tmp);
 	free(w->path);
 	free(w->tmp);
+	free(w->buf);
+	w->buf = NULL;
 	return rc;
 }
 
@@ -164,8 +182,7 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
 	part_writer *w;
 	rs_cursor *c = NULL;
 	const uint8_t *key;
-	size_t key_len, cap = 0;
-	uint8_t *buf = NULL;
+	size_t key_len;
 	rs_record r;
 	uint32_t opened = 0;
 	int rc;
@@ -202,19 +219,10 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
 			}
 			continue;
 		}
-		size_t need = rs_record_encoded_max(&r);
-		if (need > cap) {
-			uint8_t *nb = realloc(buf, need);
-			if (nb == NULL) {
-				rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-				goto close;
-			}
-			buf = nb;
-			cap = need;
+		if (rs_part_writer_add_record(&w[only < n ? 0 : k], key, key_len, &r)) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			goto close;
 		}
-		r.mark = 0; /* a run of this store means nothing to the reducer's */
-		size_t len = rs_record_encode(&r, buf);
-		rs_part_writer_add(&w[only < n ? 0 : k], key, key_len, buf, len);
 		if (records)
 			records[only < n ? 0 : k]++;
 	}
@@ -226,7 +234,6 @@ close:
 			rc = crc;
 	}
 	free(w);
-	free(buf);
 	return rc;
 }
 
@@ -237,8 +244,7 @@ int rs_part_write_runs(rs_runs *runs, uint32_t n, unsigned flags, const char *co
 	part_writer *w;
 	rs_folder f = { 0 };
 	const uint8_t *key, *raw;
-	size_t key_len, raw_len, cap = 0;
-	uint8_t *buf = NULL;
+	size_t key_len, raw_len;
 	rs_record acc;
 	uint32_t opened = 0;
 	int rc = 0;
@@ -259,23 +265,13 @@ int rs_part_write_runs(rs_runs *runs, uint32_t n, unsigned flags, const char *co
 		goto close;
 	while ((rc = rs_folder_next(&f, &key, &key_len, &raw, &raw_len, &acc)) == 1) {
 		uint32_t k = rs_part_of(key, n);
-		if (raw == NULL) {
-			/* several entries, folded: encoded again */
-			size_t need = rs_record_encoded_max(&acc);
-			if (need > cap) {
-				uint8_t *nb = realloc(buf, need);
-				if (nb == NULL) {
-					rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-					goto close;
-				}
-				buf = nb;
-				cap = need;
-			}
-			acc.mark = 0;
-			raw_len = rs_record_encode(&acc, buf);
-			raw = buf;
+		/* one entry as it is; several, folded, encoded again */
+		if (raw)
+			rs_part_writer_add(&w[k], key, key_len, raw, raw_len);
+		else if (rs_part_writer_add_record(&w[k], key, key_len, &acc)) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			goto close;
 		}
-		rs_part_writer_add(&w[k], key, key_len, raw, raw_len);
 		if (records)
 			records[k]++;
 	}
@@ -289,7 +285,6 @@ close:
 			rc = crc;
 	}
 	free(w);
-	free(buf);
 	return rc;
 }
 

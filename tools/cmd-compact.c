@@ -114,26 +114,12 @@ static int exec_compact(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **arg
 			catalog_path = optarg;
 			break;
 		case 'F':
-			if (strcmp(optarg, "csv") == 0)
-				format = RS_FORMAT_CSV;
-			else if (strcmp(optarg, "text") == 0)
-				format = RS_FORMAT_TEXT;
-			else if (strcmp(optarg, "jsonl") == 0)
-				format = RS_FORMAT_JSONL;
-			else if (strcmp(optarg, "sql") == 0)
-				format = RS_FORMAT_SQL;
-			else
-				return rs_cmd_usage_error(cmd, "'%s' is not csv, text, jsonl or sql", optarg);
+			if (rs_cmd_parse_format(cmd, optarg, &format))
+				return EXIT_USAGE;
 			break;
 		case 'i':
-			if (strcmp(optarg, "newest") == 0)
-				policy = RS_CID_NEWEST;
-			else if (strcmp(optarg, "oldest") == 0)
-				policy = RS_CID_OLDEST;
-			else if (strcmp(optarg, "catalog") == 0)
-				policy = RS_CID_CATALOG;
-			else
-				return rs_cmd_usage_error(cmd, "'%s' is not catalog, newest or oldest", optarg);
+			if (rs_cmd_parse_policy(cmd, optarg, &policy))
+				return EXIT_USAGE;
 			policy_given = 1;
 			break;
 		case 'S':

@@ -111,6 +111,11 @@ void rs_cmd_record_run(rs_store *s, const char *command, const rs_import_opts *o
                        struct timespec started, int status, int done, char **inputs,
                        const rs_import_counts *counts_of);
 
+/* --format and --character-id, as export and compact take them: 0, or a
+ * usage error's exit status (the message said). */
+int rs_cmd_parse_format(const rs_cmd *cmd, const char *arg, rs_format *out);
+int rs_cmd_parse_policy(const rs_cmd *cmd, const char *arg, rs_cid_policy *out);
+
 /* The catalog-aware id policy: the option's, else catalog when a catalog
  * is loaded, else newest (doc/CONTRACT.md section 7). */
 int rs_cmd_load_catalog(rs_store *s, rs_catalog **out);

@@ -174,6 +174,33 @@ int rs_cmd_json_only(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv, 
 	return RS_CMD_CONTINUE;
 }
 
+int rs_cmd_parse_format(const rs_cmd *cmd, const char *arg, rs_format *out)
+{
+	static const struct { const char *name; rs_format f; } formats[] = {
+		{ "csv", RS_FORMAT_CSV }, { "text", RS_FORMAT_TEXT },
+		{ "jsonl", RS_FORMAT_JSONL }, { "sql", RS_FORMAT_SQL },
+	};
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+		if (strcmp(arg, formats[i].name) == 0) {
+			*out = formats[i].f;
+			return 0;
+		}
+	return rs_cmd_usage_error(cmd, "'%s' is not csv, text, jsonl or sql", arg);
+}
+
+int rs_cmd_parse_policy(const rs_cmd *cmd, const char *arg, rs_cid_policy *out)
+{
+	static const struct { const char *name; rs_cid_policy p; } policies[] = {
+		{ "newest", RS_CID_NEWEST }, { "oldest", RS_CID_OLDEST }, { "catalog", RS_CID_CATALOG },
+	};
+	for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++)
+		if (strcmp(arg, policies[i].name) == 0) {
+			*out = policies[i].p;
+			return 0;
+		}
+	return rs_cmd_usage_error(cmd, "'%s' is not catalog, newest or oldest", arg);
+}
+
 int rs_cmd_load_catalog(rs_store *s, rs_catalog **out)
 {
 	rs_error err;
