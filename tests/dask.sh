@@ -144,6 +144,27 @@ job "$T/s1" "$T/out4.csv" $IN "$T/more-0.jsonl" 2> "$T/job4.err"
 assert_status "the same inputs again: nothing rejected this time" 0 $?
 assert_same_file "the same inputs again: the same CSV" "$T/ref5.csv" "$T/out4.csv"
 
+# ---- a changed catalog: every part exported again, no run rewritten ----
+runs_before=$(sed -n 's/.*"run": "\([^"]*\)".*/\1/p' "$T/s1/$(cat "$T/s1/CURRENT")")
+sed 's/,\([^,]*\)$/,\1 (renamed)/' "$T/cat.csv" | sed '1s/ (renamed)$//' > "$T/cat2.csv"
+rm -rf "$T/ref"
+# shellcheck disable=SC2086
+rs --db "$T/ref" import -q $IN "$T/more-0.jsonl" 2>/dev/null
+rs --db "$T/ref" catalog "$T/cat2.csv" 2>/dev/null
+rs --db "$T/ref" export -o "$T/ref5b.csv"
+# shellcheck disable=SC2086
+$PY "$DASK" --scheduler "$ADDR" --program "$RS" --partitions 3 --catalog "$T/cat2.csv" \
+	--state "$T/s1" -o "$T/out4b.csv" $IN "$T/more-0.jsonl" 2> "$T/job4b.err"
+assert_status "the same inputs, another catalog" 0 $?
+assert_same_file "another catalog: OUT.csv = one import's export with it" "$T/ref5b.csv" "$T/out4b.csv"
+assert_grep "every partition exported again" "reduce: 3 of 3 partitions" "$T/job4b.err"
+runs_after=$(sed -n 's/.*"run": "\([^"]*\)".*/\1/p' "$T/s1/$(cat "$T/s1/CURRENT")")
+assert_eq "and no run folded or written again" "$runs_before" "$runs_after"
+# shellcheck disable=SC2086
+$PY "$DASK" --scheduler "$ADDR" --program "$RS" --partitions 3 --catalog "$T/cat.csv" \
+	--state "$T/s1" -o "$T/out4.csv" $IN "$T/more-0.jsonl" 2>/dev/null
+assert_same_file "the first catalog again: the first CSV" "$T/ref5.csv" "$T/out4.csv"
+
 # ---- a missing input: an error, the state and the output unchanged ----
 snapshot() { (cd "$T/s1" && find . -type f | sort | xargs sha256sum); }
 snapshot > "$T/state.before"
