@@ -23,6 +23,11 @@ TMPDIR=${top_builddir:-.}/tests
 export TMPDIR
 . "${top_srcdir:-.}/tests/lib.sh"
 
+# and what the client and its private clusters write there (Dask's
+# dask-worker-space) goes with the test's directory
+TMPDIR=$T/tmp
+mkdir -p "$TMPDIR"
+
 GEN="$top_builddir/tools/rewardstore-gen"
 DASK="$top_srcdir/tools/rewardstore-dask"
 PY=/usr/bin/python3
