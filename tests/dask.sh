@@ -32,7 +32,10 @@ dask-scheduler --host 127.0.0.1 --port "$port" --no-dashboard > "$T/scheduler.lo
 pids="$pids $!"
 worker_pids=""
 for i in 1 2 3; do
-	dask-worker "$ADDR" --name "w$i" --nthreads 1 --no-nanny --host 127.0.0.1 --no-dashboard \
+	# its tasks' scratch (TMPDIR) in the test's directory: a worker killed
+	# mid-task leaves it there, not in /tmp
+	mkdir -p "$T/w$i"
+	TMPDIR="$T/w$i" dask-worker "$ADDR" --name "w$i" --nthreads 1 --no-nanny --host 127.0.0.1 --no-dashboard \
 		--death-timeout 60 --local-directory "$T/w$i" > "$T/worker$i.log" 2>&1 &
 	pids="$pids $!"
 	worker_pids="$worker_pids $!"

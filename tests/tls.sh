@@ -44,7 +44,8 @@ dask-scheduler --protocol tls --host 127.0.0.1 --port "$port" --no-dashboard \
 	--tls-ca-file "$P/ca.pem" --tls-cert "$P/scheduler.pem" --tls-key "$P/scheduler.key" \
 	> "$T/scheduler.log" 2>&1 &
 pids="$pids $!"
-dask-worker "$ADDR" --nthreads 1 --no-nanny --host 127.0.0.1 --no-dashboard \
+mkdir -p "$T/w"
+TMPDIR="$T/w" dask-worker "$ADDR" --nthreads 1 --no-nanny --host 127.0.0.1 --no-dashboard \
 	--tls-ca-file "$P/ca.pem" --tls-cert "$P/worker.pem" --tls-key "$P/worker.key" \
 	--local-directory "$T/w" > "$T/worker.log" 2>&1 &
 pids="$pids $!"
