@@ -146,6 +146,21 @@ assert_grep "the old files were not read again" "ev-0.jsonl +0 +0 +0 +0$" "$T/jo
 job "$T/s1" "$T/out4.csv" $IN "$T/more-0.jsonl" 2> "$T/job4.err"
 assert_status "the same inputs again: nothing rejected this time" 0 $?
 assert_same_file "the same inputs again: the same CSV" "$T/ref5.csv" "$T/out4.csv"
+# again: OUT.csv is this generation's already, and is not copied again;
+# changed behind the job's back, it is
+stat -c '%i %Y %s' "$T/out4.csv" > "$T/out4.id"
+sleep 1
+# shellcheck disable=SC2086
+job "$T/s1" "$T/out4.csv" $IN "$T/more-0.jsonl" 2> "$T/job4c.err"
+assert_status "nothing new, OUT.csv as the last job wrote it" 0 $?
+assert_grep "says it kept it" "is this generation's already: kept" "$T/job4c.err"
+stat -c '%i %Y %s' "$T/out4.csv" > "$T/out4.id2"
+assert_same_file "OUT.csv not written again" "$T/out4.id" "$T/out4.id2"
+printf 'x' >> "$T/out4.csv"
+# shellcheck disable=SC2086
+job "$T/s1" "$T/out4.csv" $IN "$T/more-0.jsonl" 2> "$T/job4d.err"
+assert_no_grep "OUT.csv changed since: written again" "already: kept" "$T/job4d.err"
+assert_same_file "and right again" "$T/ref5.csv" "$T/out4.csv"
 
 # ---- a changed catalog: every part exported again, no run rewritten ----
 runs_before=$(sed -n 's/.*"run": "\([^"]*\)".*/\1/p' "$T/s1/$(cat "$T/s1/CURRENT")")
