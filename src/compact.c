@@ -134,6 +134,7 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 	int have_w = 0, rc = 0;
 	head *h = NULL;
 	size_t nh = 0;
+	const rs_part *bad = NULL;  /* the file whose record does not decode */
 
 	memset(counts, 0, sizeof *counts);
 	if (nin == 0)
@@ -158,10 +159,9 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 	}
 	counts->sources = sa.n;
 	if (opts->out) {
-		if ((rc = rs_part_writer_open(&w, opts->out, rs_part_n(in[0]), rs_part_k(in[0]), sa.v,
-		                              sa.n, err)))
+		if ((rc = rs_part_writer_open(&w, opts->out, rs_part_n(in[0]), rs_part_k(in[0]),
+		                              opts->flags, sa.v, sa.n, err)))
 			goto done;
-		w.nosync = (opts->flags & RS_PART_NOSYNC) != 0;
 		have_w = 1;
 	}
 	if ((h = calloc(nin, sizeof *h)) == NULL) {
@@ -179,25 +179,30 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 		sift_down(h, nh, i);
 
 	while (nh > 0) {
+		const rs_part *first = h[0].p;
 		const uint8_t *key = h[0].key, *val = h[0].val;
 		size_t key_len = h[0].key_len, val_len = h[0].val_len;
 		rs_record acc, r;
 		int several = 0;
 
 		/* every input's record of this key (the files were checked whole
-		 * when opened, so they decode) */
+		 * when opened, so they decode); the first only when it is needed:
+		 * for the export, or to merge another into */
 		if (opts->rows && rs_record_decode(&acc, val, val_len)) {
-			rc = rs_error_set(err, RS_ECORRUPT, "a record of '%s' does not decode",
-			                  rs_part_name(h[0].p));
-			goto done;
+			bad = first;
+			goto damaged;
 		}
 		advance(h, &nh);
 		while (nh > 0 && rs_key_cmp(h[0].key, h[0].key_len, key, key_len) == 0) {
-			if (!several && !opts->rows && rs_record_decode(&acc, val, val_len))
+			if (!several && !opts->rows && rs_record_decode(&acc, val, val_len)) {
+				bad = first;
 				goto damaged;
+			}
 			several = 1;
-			if (rs_record_decode(&r, h[0].val, h[0].val_len))
+			if (rs_record_decode(&r, h[0].val, h[0].val_len)) {
+				bad = h[0].p;
 				goto damaged;
+			}
 			rs_record_merge(&acc, &r);
 			advance(h, &nh);
 		}
@@ -216,7 +221,7 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 	}
 	goto done;
 damaged:
-	rc = rs_error_set(err, RS_ECORRUPT, "a record of '%s' does not decode", rs_part_name(h[0].p));
+	rc = rs_error_set(err, RS_ECORRUPT, "a record of '%s' does not decode", rs_part_name(bad));
 done:
 	if (have_w) {
 		int crc = rs_part_writer_close(&w, rc == 0, err);

@@ -15,16 +15,17 @@ typedef struct part_writer {
 	char *path, *tmp;
 	uint32_t crc;
 	uint64_t len, records;
-	int nosync;           /* set after open: no fsync before the rename */
+	int nosync;           /* RS_PART_NOSYNC: no fsync before the rename */
 	int failed;           /* errno of the first failed write */
 	uint8_t *buf;         /* a record being encoded */
 	size_t cap;
 } part_writer;
 
 /* Begin the file beside path (a temporary name), with its head and the
- * sources listed. */
+ * sources listed; flags: RS_PART_NOSYNC or 0. */
 int rs_part_writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
-                        const rs_part_source *src, size_t nsrc, rs_error *err);
+                        unsigned flags, const rs_part_source *src, size_t nsrc,
+                        rs_error *err);
 /* Append an entry: keys in order, each of partition k. */
 void rs_part_writer_add(part_writer *w, const uint8_t *key, size_t key_len, const uint8_t *val,
                         size_t val_len);

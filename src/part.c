@@ -61,13 +61,14 @@ static void put(part_writer *w, const void *p, size_t n)
 }
 
 int rs_part_writer_open(part_writer *w, const char *path, uint32_t n, uint32_t k,
-                        const rs_part_source *src, size_t nsrc, rs_error *err)
+                        unsigned flags, const rs_part_source *src, size_t nsrc,
+                        rs_error *err)
 {
 	uint8_t head[HEAD_LEN], fixed[SOURCE_FIXED];
 	size_t tlen = strlen(path) + 32;
 
 	memset(w, 0, sizeof *w);
-	w->crc = 0;
+	w->nosync = (flags & RS_PART_NOSYNC) != 0;
 	if ((w->path = strdup(path)) == NULL || (w->tmp = malloc(tlen)) == NULL) {
 		free(w->path);
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
@@ -174,6 +175,45 @@ int rs_part_writer_close(part_writer *w, int ok, rs_error *err)
 	return rc;
 }
 
+/* The files of partitions first .. first+nw-1 of n, at paths[0 ..]: every
+ * one opened, or none left (*w NULL and a status). */
+static int writers_open(part_writer **out, uint32_t nw, uint32_t n, uint32_t first,
+                        unsigned flags, const char *const *paths, const rs_part_source *src,
+                        size_t nsrc, rs_error *err)
+{
+	part_writer *w;
+	int rc;
+
+	*out = NULL;
+	if (n == 0 || n > RS_PART_MAX)
+		return rs_error_set(err, RS_EUSAGE, "partitions must be 1 to %u, not %u",
+		                    (unsigned)RS_PART_MAX, (unsigned)n);
+	if ((w = calloc(nw, sizeof *w)) == NULL)
+		return rs_error_set(err, RS_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < nw; i++)
+		if ((rc = rs_part_writer_open(&w[i], paths[i], n, first + i, flags, src, nsrc, err))) {
+			while (i-- > 0)
+				rs_part_writer_close(&w[i], 0, err);
+			free(w);
+			return rc;
+		}
+	*out = w;
+	return 0;
+}
+
+/* Finish them all (rc 0: renamed into place) or remove them all; the
+ * first failure is the status. */
+static int writers_close(part_writer *w, uint32_t nw, int rc, rs_error *err)
+{
+	for (uint32_t i = 0; i < nw; i++) {
+		int crc = rs_part_writer_close(&w[i], rc == 0, err);
+		if (rc == 0)
+			rc = crc;
+	}
+	free(w);
+	return rc;
+}
+
 int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
                         const char *const *paths, const rs_part_source *src, size_t nsrc,
                         uint64_t *records, rs_error *err)
@@ -184,20 +224,10 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
 	const uint8_t *key;
 	size_t key_len;
 	rs_record r;
-	uint32_t opened = 0;
 	int rc;
 
-	if (n == 0 || n > RS_PART_MAX)
-		return rs_error_set(err, RS_EUSAGE, "partitions must be 1 to %u, not %u",
-		                    (unsigned)RS_PART_MAX, (unsigned)n);
-	if ((w = calloc(nw, sizeof *w)) == NULL)
-		return rs_error_set(err, RS_ENOMEM, "out of memory");
-	for (; opened < nw; opened++) {
-		if ((rc = rs_part_writer_open(&w[opened], paths[opened], n, only < n ? only : opened, src,
-		                              nsrc, err)))
-			goto close;
-		w[opened].nosync = (flags & RS_PART_NOSYNC) != 0;
-	}
+	if ((rc = writers_open(&w, nw, n, only < n ? only : 0, flags, paths, src, nsrc, err)))
+		return rc;
 	if ((rc = rs_cursor_open(s, &c, err)))
 		goto close;
 	if (only < n) {
@@ -228,13 +258,7 @@ int rs_part_write_store(rs_store *s, uint32_t n, uint32_t only, unsigned flags,
 	}
 close:
 	rs_cursor_close(c);
-	for (uint32_t i = 0; i < opened; i++) {
-		int crc = rs_part_writer_close(&w[i], rc == 0, err);
-		if (rc == 0)
-			rc = crc;
-	}
-	free(w);
-	return rc;
+	return writers_close(w, nw, rc, err);
 }
 
 int rs_part_write_runs(rs_runs *runs, uint32_t n, unsigned flags, const char *const *paths,
@@ -246,19 +270,10 @@ int rs_part_write_runs(rs_runs *runs, uint32_t n, unsigned flags, const char *co
 	const uint8_t *key, *raw;
 	size_t key_len, raw_len;
 	rs_record acc;
-	uint32_t opened = 0;
-	int rc = 0;
+	int rc;
 
-	if (n == 0 || n > RS_PART_MAX)
-		return rs_error_set(err, RS_EUSAGE, "partitions must be 1 to %u, not %u",
-		                    (unsigned)RS_PART_MAX, (unsigned)n);
-	if ((w = calloc(n, sizeof *w)) == NULL)
-		return rs_error_set(err, RS_ENOMEM, "out of memory");
-	for (; opened < n; opened++) {
-		if ((rc = rs_part_writer_open(&w[opened], paths[opened], n, opened, src, nsrc, err)))
-			goto close;
-		w[opened].nosync = (flags & RS_PART_NOSYNC) != 0;
-	}
+	if ((rc = writers_open(&w, n, n, 0, flags, paths, src, nsrc, err)))
+		return rc;
 	if (runs == NULL)
 		goto close;
 	if ((rc = rs_runs_reader_open(runs, RS_RUNS_ALL, &f.rd, err)))
@@ -279,13 +294,7 @@ int rs_part_write_runs(rs_runs *runs, uint32_t n, unsigned flags, const char *co
 		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
 close:
 	rs_runs_reader_close(f.rd);
-	for (uint32_t i = 0; i < opened; i++) {
-		int crc = rs_part_writer_close(&w[i], rc == 0, err);
-		if (rc == 0)
-			rc = crc;
-	}
-	free(w);
-	return rc;
+	return writers_close(w, n, rc, err);
 }
 
 typedef struct source_vec {
@@ -337,7 +346,7 @@ int rs_part_write_sources(const char *path, uint32_t n, uint32_t k, const rs_par
 	if (n == 0 || n > RS_PART_MAX || k >= n)
 		return rs_error_set(err, RS_EUSAGE, "there is no partition %u of %u", (unsigned)k,
 		                    (unsigned)n);
-	if ((rc = rs_part_writer_open(&w, path, n, k, src, nsrc, err)))
+	if ((rc = rs_part_writer_open(&w, path, n, k, 0, src, nsrc, err)))
 		return rc;
 	return rs_part_writer_close(&w, 1, err);
 }

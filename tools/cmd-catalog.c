@@ -1,15 +1,6 @@
 /* rewardstore catalog: load (replace) the character catalog. */
 #include "cmd.h"
 
-static void on_reject(void *ctx, const rs_error *err, const char *line, size_t len, int more)
-{
-	(void)ctx;
-	(void)line;
-	(void)len;
-	(void)more;
-	fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line, err->text);
-}
-
 static int exec_catalog(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = { RS_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
@@ -27,7 +18,7 @@ static int exec_catalog(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **arg
 	if (optind + 1 != argc)
 		return rs_cmd_usage_error(cmd, "give exactly one catalog file");
 	rs_error_clear(&err);
-	if (rs_catalog_read(&c, argv[optind], on_reject, NULL, &rejected, &err)) {
+	if (rs_catalog_read(&c, argv[optind], rs_cmd_catalog_reject, NULL, &rejected, &err)) {
 		rs_msg_error_value(&err);
 		return EXIT_ERROR;
 	}

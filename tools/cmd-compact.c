@@ -12,16 +12,6 @@
 
 #include "cmd.h"
 
-static void on_catalog_reject(void *ctx, const rs_error *err, const char *line, size_t len,
-                              int more)
-{
-	(void)ctx;
-	(void)line;
-	(void)len;
-	(void)more;
-	fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line, err->text);
-}
-
 /* A file written beside its name, and renamed into place by finish. */
 typedef struct out_file {
 	const char *path;
@@ -161,7 +151,7 @@ static int exec_compact(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **arg
 	}
 	if (catalog_path) {
 		rs_error_clear(&err);
-		if (rs_catalog_read(&catalog, catalog_path, on_catalog_reject, NULL, &cat_rejected,
+		if (rs_catalog_read(&catalog, catalog_path, rs_cmd_catalog_reject, NULL, &cat_rejected,
 		                    &err)) {
 			rs_msg_error_value(&err);
 			status = EXIT_ERROR;

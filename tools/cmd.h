@@ -111,6 +111,11 @@ void rs_cmd_record_run(rs_store *s, const char *command, const rs_import_opts *o
                        struct timespec started, int status, int done, char **inputs,
                        const rs_import_counts *counts_of);
 
+/* A catalog row rejected (rs_catalog_read's callback): "FILE:LINE: reason"
+ * on standard error, for catalog and compact. */
+void rs_cmd_catalog_reject(void *ctx, const rs_error *err, const char *line, size_t len,
+                           int more);
+
 /* --format and --character-id, as export and compact take them: 0, or a
  * usage error's exit status (the message said). */
 int rs_cmd_parse_format(const rs_cmd *cmd, const char *arg, rs_format *out);

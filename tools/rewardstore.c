@@ -174,6 +174,16 @@ int rs_cmd_json_only(const rs_cmd *cmd, rs_cmd_ctx *ctx, int argc, char **argv, 
 	return RS_CMD_CONTINUE;
 }
 
+void rs_cmd_catalog_reject(void *ctx, const rs_error *err, const char *line, size_t len,
+                           int more)
+{
+	(void)ctx;
+	(void)line;
+	(void)len;
+	(void)more;
+	fprintf(stderr, "%s:%llu: %s\n", err->source, (unsigned long long)err->line, err->text);
+}
+
 int rs_cmd_parse_format(const rs_cmd *cmd, const char *arg, rs_format *out)
 {
 	static const struct { const char *name; rs_format f; } formats[] = {
