@@ -11,13 +11,6 @@
 GEN="$top_builddir/tools/rewardstore-gen"
 DASK="$top_srcdir/tools/rewardstore-dask"
 PY=/usr/bin/python3
-pids=""
-stop_all() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap stop_all EXIT
 
 if ! command -v dask-scheduler >/dev/null || ! command -v dask-worker >/dev/null; then
 	not_ok "dask-scheduler and dask-worker are missing (tools/install-deps installs python3-distributed)"

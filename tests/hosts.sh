@@ -34,18 +34,9 @@ PY=/usr/bin/python3
 SH=$T/shared
 C=$T/client
 mkdir -p "$SH/marks" "$C" "$SH/small"
-# a watchdog: a hung job fails the test instead of the whole run
-( sleep 900; echo "FAIL: hosts.sh took more than 15 minutes" >&2; kill -TERM $$ ) &
-watchdog=$!
-pids=""
-stop_all() {
-	kill "$watchdog" 2>/dev/null
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	umount "$SH/small" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap stop_all EXIT
+watchdog 900
+# the small file system below is unmounted before the directory goes
+unmount="umount $SH/small"
 
 # ---- the data, and the references: one import each ----
 "$GEN" --events 8000 --files 4 --seed 31 --bad-rate 0.01 --catalog "$SH/cat.csv" "$SH/ev" 2>/dev/null

@@ -12,7 +12,23 @@ rs() { ${RS_WRAP:-} "$RS" "$@"; }
 passed=0
 failed=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/rs-test.XXXXXX")
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+# Servers a test starts go in pids: at exit they are killed (kill -9) and
+# waited for, then unmount (a test's own clean-up, if it sets one) runs,
+# then the directory goes (KEEP=1 keeps it).
+pids=""
+unmount=":"
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	$unmount 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+# watchdog SECONDS: a test that hangs fails instead of the whole run
+watchdog() {
+	( sleep "$1"; echo "FAIL: $(basename "$0") took more than $1 s" >&2; kill -TERM $$ ) &
+	pids="$pids $!"
+}
 
 ok() { passed=$((passed + 1)); }
 not_ok() {

@@ -11,16 +11,7 @@
 GEN="$top_builddir/tools/rewardstore-gen"
 DASK="$top_srcdir/tools/rewardstore-dask"
 PY=/usr/bin/python3
-( sleep 600; echo "FAIL: tls.sh took more than 10 minutes" >&2; kill -TERM $$ ) &
-watchdog=$!
-pids=""
-stop_all() {
-	kill "$watchdog" 2>/dev/null
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap stop_all EXIT
+watchdog 600
 command -v openssl >/dev/null || { not_ok "openssl is missing"; finish; exit 1; }
 
 # ---- a CA, and certificates for the scheduler, the worker, the client;
