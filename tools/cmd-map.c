@@ -57,11 +57,12 @@ static int take_runs(void *ctx, rs_runs **runs, rs_error *err)
 		return rc;
 	while ((rc = rs_runs_reader_next(rd, &key, &key_len, &val, &val_len)) == 1)
 		if ((rc = rs_runs_append(m->kept, key, key_len, val, val_len, err)))
-			break;
-	if (rc < 0 || rc > 1) /* not 0 (the end) nor 1 */
+			goto close; /* err says why (a full disk, say) */
+	if (rc)
 		rs_error_set(err, rc, "a sorted run is damaged: %s", rs_strerror(rc));
-	else if (rc == 0)
+	else
 		rc = rs_runs_append_end(m->kept, err);
+close:
 	rs_runs_reader_close(rd);
 	return rc;
 }
