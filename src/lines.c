@@ -14,7 +14,7 @@
 int rs_lines_fill(rs_line_reader *lr, rs_error *err)
 {
 	size_t keep = lr->start > RS_TAIL_LEN ? lr->start - RS_TAIL_LEN : 0;
-	size_t got, want;
+	size_t got;
 	int rc;
 
 	if (keep) {
@@ -24,12 +24,9 @@ int rs_lines_fill(rs_line_reader *lr, rs_error *err)
 		lr->scan -= keep;
 		lr->end -= keep;
 	}
-	want = lr->cap - lr->end;
-	if (want > RS_READ_BYTES)
-		want = RS_READ_BYTES;
-	if ((rc = lr->pread ? rs_input_pread(lr->in, lr->buf + lr->end, want,
+	if ((rc = lr->pread ? rs_input_pread(lr->in, lr->buf + lr->end, lr->cap - lr->end,
 	                                     lr->base + lr->end, &got, err)
-	                    : rs_input_read(lr->in, lr->buf + lr->end, want, &got, err)))
+	                    : rs_input_read(lr->in, lr->buf + lr->end, lr->cap - lr->end, &got, err)))
 		return rc;
 	lr->end += got;
 	lr->eof = got == 0;

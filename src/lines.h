@@ -15,9 +15,6 @@
 #include "input.h"
 
 #define RS_TAIL_LEN 64
-#ifndef RS_READ_BYTES
-#define RS_READ_BYTES (256u << 10)
-#endif
 /* the buffer never grows: it holds the longest line plus the tail */
 #define RS_LINE_BUF_SIZE (RS_MAX_LINE + 4096)
 
