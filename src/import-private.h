@@ -37,6 +37,7 @@
  * many bytes, which any parser takes (doc/DESIGN.md, "Segments") */
 #define DEFAULT_SEGMENT_BYTES (16u << 20)
 #define MAX_SEGMENTS 4096
+#define TAIL_PIECES 4     /* the last segment of an input cut in so many */
 /* rejects of a segment held back until the segments before it are done */
 #define MAX_HELD_REJECTS (1u << 20)
 #define MAX_RUNS 4096

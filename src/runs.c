@@ -43,6 +43,9 @@ struct rs_runs {
 typedef struct head {
 	uint64_t prefix;     /* the key's first 8 bytes, big-endian: most
 	                      * comparisons end here */
+	uint64_t rest[3];    /* bytes 8-31, the same way, zero past the key's
+	                      * end: a key in several runs (a user id and a
+	                      * short code) compares equal without reading it */
 	const uint8_t *key, *val;
 	size_t key_len, val_len;
 	size_t pos, end;     /* in the map */
@@ -254,13 +257,16 @@ static void advance(rs_runs_reader *rd, head *h)
 		h->prefix = UINT64_MAX;
 		return;
 	}
-	if (h->key_len >= 8) {
+	if (h->key_len >= 32) {
 		h->prefix = rs_get_be64(h->key);
+		for (size_t w = 0; w < 3; w++)
+			h->rest[w] = rs_get_be64(h->key + 8 + 8 * w);
 	} else {
-		uint64_t p = 0;
-		for (size_t i = 0; i < 8; i++)
-			p = p << 8 | (i < h->key_len ? h->key[i] : 0);
-		h->prefix = p;
+		uint8_t pad[32] = { 0 };
+		memcpy(pad, h->key, h->key_len);
+		h->prefix = rs_get_be64(pad);
+		for (size_t w = 0; w < 3; w++)
+			h->rest[w] = rs_get_be64(pad + 8 + 8 * w);
 	}
 	/* this run's next entry is read when its turn comes, after one entry
 	 * of most other runs: with hundreds of runs that is too many streams
@@ -283,11 +289,14 @@ static int less_tied(const rs_runs_reader *rd, size_t a, size_t b)
 	const head *x = &rd->heads[a], *y = &rd->heads[b];
 	if (x->done || y->done)
 		return x->done && y->done ? a < b : y->done;
-	/* (a key shorter than eight bytes was padded with zeros: compare
-	 * it whole) */
-	int c = x->key_len >= 8 && y->key_len >= 8
-	        ? rs_bytes_cmp(x->key + 8, x->key_len - 8, y->key + 8, y->key_len - 8)
-	        : rs_bytes_cmp(x->key, x->key_len, y->key, y->key_len);
+	for (size_t w = 0; w < 3; w++)
+		if (x->rest[w] != y->rest[w])
+			return x->rest[w] < y->rest[w];
+	/* the first 32 bytes tie, zeros past a key's end: the shorter key,
+	 * when both end there, is a prefix of the other and comes first */
+	int c = x->key_len <= 32 || y->key_len <= 32
+	        ? (x->key_len > y->key_len) - (x->key_len < y->key_len)
+	        : rs_bytes_cmp(x->key + 32, x->key_len - 32, y->key + 32, y->key_len - 32);
 	return c ? c < 0 : a < b;
 }
 

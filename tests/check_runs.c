@@ -312,7 +312,7 @@ END_TEST
  * all their entries sorted by key and, for equal keys, by run: the same
  * entries in the same order, each value naming its run and place. */
 typedef struct tkey {
-	uint8_t key[26];
+	uint8_t key[48];
 	size_t len;
 	uint32_t run, idx;
 } tkey;
@@ -344,7 +344,7 @@ START_TEST(the_merge_is_a_sort)
 			for (size_t i = 0; i < n; i++) {
 				tkey *t = &all[total++];
 				/* a long shared stretch, then a few bytes that differ */
-				size_t shared = test_rand(&seed) % 4 == 0 ? 0 : 6 + test_rand(&seed) % 14;
+				size_t shared = test_rand(&seed) % 4 == 0 ? 0 : 6 + test_rand(&seed) % 36;
 				t->len = shared + test_rand(&seed) % 6;
 				if (t->len == 0)
 					t->len = 1;
