@@ -14,7 +14,6 @@
 #include <rewardstore/error.h>
 
 #include "bytes.h"
-#include "hash.h"
 
 #define CHUNK_SIZE (1u << 20)
 
@@ -201,11 +200,31 @@ static int grow(rs_batch *b)
 	return 0;
 }
 
+/* The table's hash of a key (at least 17 bytes: a user id and a code).
+ * It lives only in memory, so it need not be rs_hash64, whose values
+ * fingerprints keep: a multiply per word, the code's last word read
+ * overlapping (rs_hash64 copies a tail with a call), one mix at the end.
+ * With rs_key_make's copy, 9.0% of the import's samples became 4.9%. */
+static inline uint64_t key_hash(const uint8_t *k, size_t n)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ULL;
+	uint64_t w, h = n * m;
+
+	for (size_t i = 0; i + 8 < n; i += 8) {
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	memcpy(&w, k + n - 8, 8);
+	h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	return h ^ h >> 32;
+}
+
 static int add(rs_batch *b, const uint8_t *key, size_t key_len,
                const rs_record *r)
 {
 	b->is_packed = 0;
-	uint64_t h = rs_hash64(key, key_len, 0);
+	uint64_t h = key_hash(key, key_len);
 	size_t mask = b->nslot - 1, i = (size_t)h & mask;
 
 	for (; b->slot[i]; i = (i + 1) & mask) {

@@ -33,10 +33,23 @@ int rs_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 size_t rs_key_make(uint8_t out[RS_KEY_MAX], const uint8_t user[RS_UUID_LEN],
                    const char *code, size_t code_len)
 {
+	uint8_t *q = out + RS_UUID_LEN;
+	size_t i = 0;
+
 	if (code_len > RS_CODE_MAX_BYTES)
 		code_len = RS_CODE_MAX_BYTES;
 	memcpy(out, user, RS_UUID_LEN);
-	memcpy(out + RS_UUID_LEN, code, code_len);
+	/* eight bytes at a time, the last eight overlapping: a code is a few
+	 * bytes, for which the compiler's own copy (rep movsq) starts slowly
+	 * enough to show in the import's profile (2.9%) */
+	if (code_len >= 8) {
+		for (; i + 8 < code_len; i += 8)
+			memcpy(q + i, code + i, 8);
+		memcpy(q + code_len - 8, code + code_len - 8, 8);
+	} else {
+		for (; i < code_len; i++)
+			q[i] = (uint8_t)code[i];
+	}
 	return RS_UUID_LEN + code_len;
 }
 
