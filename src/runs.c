@@ -348,38 +348,41 @@ int rs_runs_reader_open(rs_runs *r, rs_runs_part part, rs_runs_reader **out, rs_
 {
 	rs_runs_reader *rd = calloc(1, sizeof *rd);
 	size_t *win = NULL;
+	int rc = 0;
 
 	*out = NULL;
 	if (rd == NULL)
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
-	if (r->n && r->bytes) {
-		rd->k = r->n;
-		rd->heads = calloc(r->n, sizeof *rd->heads);
-		rd->tree = calloc(r->n, sizeof *rd->tree);
-		win = calloc(r->n, sizeof *win);
-		if (rd->heads == NULL || rd->tree == NULL || win == NULL) {
-			free(win);
-			rs_runs_reader_close(rd);
-			return rs_error_set(err, RS_ENOMEM, "out of memory");
-		}
-		rd->map_len = (size_t)r->bytes;
-		/* populated: one call instead of a fault per page */
-		rd->map = mmap(NULL, rd->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
-		if (rd->map == MAP_FAILED) {
-			int e = errno;
-			rd->map = NULL;
-			free(win);
-			rs_runs_reader_close(rd);
-			return fail_io(err, r->dir, e, "cannot map sorted runs");
-		}
-		for (size_t i = 0; i < r->n; i++) {
-			head *h = &rd->heads[i];
-			h->pos = (size_t)(part == RS_RUNS_HIGH ? r->runs[i].mid : r->runs[i].start);
-			h->end = (size_t)(part == RS_RUNS_LOW ? r->runs[i].mid : r->runs[i].end);
-			advance(rd, h);
-		}
-		build(rd, win);
-		free(win);
+	if (r->n == 0 || r->bytes == 0)
+		goto done;
+	rd->k = r->n;
+	rd->heads = calloc(r->n, sizeof *rd->heads);
+	rd->tree = calloc(r->n, sizeof *rd->tree);
+	win = calloc(r->n, sizeof *win);
+	if (rd->heads == NULL || rd->tree == NULL || win == NULL) {
+		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	rd->map_len = (size_t)r->bytes;
+	/* populated: one call instead of a fault per page */
+	rd->map = mmap(NULL, rd->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
+	if (rd->map == MAP_FAILED) {
+		rd->map = NULL;
+		rc = fail_io(err, r->dir, errno, "cannot map sorted runs");
+		goto done;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		head *h = &rd->heads[i];
+		h->pos = (size_t)(part == RS_RUNS_HIGH ? r->runs[i].mid : r->runs[i].start);
+		h->end = (size_t)(part == RS_RUNS_LOW ? r->runs[i].mid : r->runs[i].end);
+		advance(rd, h);
+	}
+	build(rd, win);
+done:
+	free(win);
+	if (rc) {
+		rs_runs_reader_close(rd);
+		return rc;
 	}
 	*out = rd;
 	return 0;
