@@ -1,9 +1,10 @@
 /* The streaming merge of partition files (rs_part_merge, part.h): sorted
  * runs of one partition merged key by key, as they are read, into the
  * next run and the partition's export -- a compaction, as LevelDB's.  No
- * store and no sort: every input is already in key order, so a heap of
- * the inputs' heads gives the keys in order, and memory is the heap, one
- * merged record and the sources, whatever the files' sizes. */
+ * store and no sort: every input is already in key order, so the k-way
+ * merge of their heads (kway.c) gives the keys in order, and memory is
+ * its heads, one merged record and the sources, whatever the files'
+ * sizes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include <rewardstore/part.h>
 #include <rewardstore/record.h>
 
+#include "kway-private.h"
 #include "part-private.h"
 #include "sources-fold.h"
 
@@ -84,45 +86,19 @@ static int arr_del(void *ctx, const uint8_t fp[16])
 	return 0;
 }
 
-/* ---- the heap of the inputs' heads ---- */
+/* ---- the inputs, as the k-way merge reads them ---- */
 
-typedef struct head {
-	const rs_part *p;
-	size_t pos;             /* the entry after this one */
-	const uint8_t *key, *val;
-	size_t key_len, val_len;
-	size_t index;           /* the input's place: ties go to the earlier */
-} head;
+typedef struct inputs {
+	rs_part *const *in;
+	size_t *pos;            /* each input's next entry */
+} inputs;
 
-static int head_less(const head *a, const head *b)
+static int input_next(void *ctx, size_t i, const uint8_t **key, size_t *key_len,
+                      const uint8_t **val, size_t *val_len)
 {
-	int c = rs_key_cmp(a->key, a->key_len, b->key, b->key_len);
-	return c < 0 || (c == 0 && a->index < b->index);
-}
-
-static void sift_down(head *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		if (l < n && head_less(&h[l], &h[m]))
-			m = l;
-		if (l + 1 < n && head_less(&h[l + 1], &h[m]))
-			m = l + 1;
-		if (m == i)
-			return;
-		head t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
-/* Move the top to its input's next entry, or drop it at the input's end. */
-static void advance(head *h, size_t *n)
-{
-	if (rs_part_next(h[0].p, &h[0].pos, &h[0].key, &h[0].key_len, &h[0].val, &h[0].val_len) != 1)
-		h[0] = h[--*n];
-	sift_down(h, *n, 0);
+	inputs *ins = ctx;
+	/* the files were checked whole when opened: an entry is whole */
+	return rs_part_next(ins->in[i], &ins->pos[i], key, key_len, val, val_len) == 1;
 }
 
 int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts,
@@ -132,9 +108,13 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 	rs_source_set set = { arr_get, arr_put, arr_del, &sa };
 	part_writer w;
 	int have_w = 0, rc = 0;
-	head *h = NULL;
-	size_t nh = 0;
+	inputs ins = { in, NULL };
+	rs_kway m = { 0 };
 	const rs_part *bad = NULL;  /* the file whose record does not decode */
+	/* the entry in hand, and the next (they stay in the mapped files) */
+	const uint8_t *key = NULL, *val = NULL, *k2 = NULL, *v2 = NULL;
+	size_t key_len = 0, val_len = 0, k2_len = 0, v2_len = 0, which = 0, w2 = 0;
+	int more;
 
 	memset(counts, 0, sizeof *counts);
 	if (nin == 0)
@@ -164,47 +144,37 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 			goto done;
 		have_w = 1;
 	}
-	if ((h = calloc(nin, sizeof *h)) == NULL) {
+	if ((ins.pos = calloc(nin, sizeof *ins.pos)) == NULL ||
+	    rs_kway_open(&m, nin, input_next, &ins)) {
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
 		goto done;
 	}
-	for (size_t i = 0; i < nin; i++) {
-		head *e = &h[nh];
-		e->p = in[i];
-		e->index = i;
-		if (rs_part_next(in[i], &e->pos, &e->key, &e->key_len, &e->val, &e->val_len) == 1)
-			nh++;
-	}
-	for (size_t i = nh; i-- > 0;)
-		sift_down(h, nh, i);
-
-	while (nh > 0) {
-		const rs_part *first = h[0].p;
-		const uint8_t *key = h[0].key, *val = h[0].val;
-		size_t key_len = h[0].key_len, val_len = h[0].val_len;
+	more = rs_kway_next(&m, &key, &key_len, &val, &val_len, &which);
+	while (more == 1) {
+		const rs_part *first = in[which];
 		rs_record acc, r;
 		int several = 0;
 
 		/* every input's record of this key (the files were checked whole
 		 * when opened, so they decode); the first only when it is needed:
-		 * for the export, or to merge another into */
+		 * for the export, or to merge another into.  The entries stay in
+		 * the mapped files, so key and val hold while the merge moves on */
 		if (opts->rows && rs_record_decode(&acc, val, val_len)) {
 			bad = first;
 			goto damaged;
 		}
-		advance(h, &nh);
-		while (nh > 0 && rs_key_cmp(h[0].key, h[0].key_len, key, key_len) == 0) {
+		while ((more = rs_kway_next(&m, &k2, &k2_len, &v2, &v2_len, &w2)) == 1 &&
+		       k2_len == key_len && memcmp(k2, key, key_len) == 0) {
 			if (!several && !opts->rows && rs_record_decode(&acc, val, val_len)) {
 				bad = first;
 				goto damaged;
 			}
 			several = 1;
-			if (rs_record_decode(&r, h[0].val, h[0].val_len)) {
-				bad = h[0].p;
+			if (rs_record_decode(&r, v2, v2_len)) {
+				bad = in[w2];
 				goto damaged;
 			}
 			rs_record_merge(&acc, &r);
-			advance(h, &nh);
 		}
 		/* the one record's bytes as they are; several, merged, encoded */
 		if (have_w && !several) {
@@ -218,6 +188,11 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 		if (opts->rows && (rc = rs_rows_add(opts->rows, key, key_len, &acc, err)))
 			goto done;
 		counts->records++;
+		key = k2;
+		key_len = k2_len;
+		val = v2;
+		val_len = v2_len;
+		which = w2;
 	}
 	goto done;
 damaged:
@@ -228,7 +203,8 @@ done:
 		if (rc == 0)
 			rc = crc;
 	}
-	free(h);
+	rs_kway_close(&m);
+	free(ins.pos);
 	free(sa.v);
 	return rc;
 }

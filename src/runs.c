@@ -3,7 +3,7 @@
  * The file holds the runs back to back, each as rs_batch_pack wrote it;
  * runs[] says where each starts, where its keys from RS_RUNS_SPLIT begin,
  * and where it ends.  A reader maps the file and merges the runs (or one
- * part of each) with a tree of losers over their current entries.  A follower
+ * part of each) by the k-way merge of kway.c.  A follower
  * reads one run while another thread appends it, with pread, as far as it
  * is told the file is written. */
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <rewardstore/record.h>
 #include <rewardstore/runs.h>
 
-#include "bytes.h"
+#include "kway-private.h"
 
 #define APPEND_BUF (1u << 20)
 #define WRITE_PIECE ((size_t)1 << 20)
@@ -39,34 +39,16 @@ struct rs_runs {
 	uint64_t amid;
 };
 
-/* a run being read: its current entry */
-typedef struct head {
-	uint64_t prefix;     /* the key's first 8 bytes, big-endian: most
-	                      * comparisons end here */
-	uint64_t rest[3];    /* bytes 8-31, the same way, zero past the key's
-	                      * end: a key in several runs (a user id and a
-	                      * short code) compares equal without reading it */
-	const uint8_t *key, *val;
-	size_t key_len, val_len;
+/* a run being read: where its next entry is, and where it ends */
+typedef struct span {
 	size_t pos, end;     /* in the map */
-	int done;            /* no entry left: greater than every entry */
-} head;
+} span;
 
-/* The merge is a tree of losers (Knuth, TAOCP 5.4.1): node i of the k - 1
- * inner nodes holds the run that lost the match played there, node 0 the
- * overall winner, and the run at leaf j (0 <= j < k) plays up from node
- * (j + k) / 2.  A new entry of the winner replays one path to the root:
- * one comparison a level, where a binary heap's sift-down makes two (the
- * children against each other, then the smaller against the parent); with
- * the ~60 runs of a million events that halved the merge's comparisons. */
 struct rs_runs_reader {
-	int damaged;         /* a run's entry ran past its end */
 	uint8_t *map;
 	size_t map_len;
-	head *heads;
-	size_t *tree;        /* k slots: tree[0] the winner, the rest losers */
-	size_t k;            /* runs in the tree */
-	int have_last;       /* tree[0] was handed out: advance it next */
+	span *spans;
+	rs_kway merge;       /* the runs' current entries (kway-private.h) */
 };
 
 static int fail_io(rs_error *err, const char *dir, int e, const char *what)
@@ -246,140 +228,57 @@ uint64_t rs_runs_bytes(const rs_runs *r)
 	return r->bytes;
 }
 
-/* Load the head's next entry, or mark its run done. */
-static void advance(rs_runs_reader *rd, head *h)
+/* The merge's reading of run i (rs_kway_next_fn). */
+static int run_next(void *ctx, size_t i, const uint8_t **key, size_t *key_len,
+                    const uint8_t **val, size_t *val_len)
 {
-	int rc = rs_packed_next(rd->map, h->end, &h->pos, &h->key, &h->key_len, &h->val,
-	                        &h->val_len);
-	if (rc != 1) {
-		rd->damaged |= rc < 0;
-		h->done = 1;
-		h->prefix = UINT64_MAX;
-		return;
-	}
-	if (h->key_len >= 32) {
-		h->prefix = rs_get_be64(h->key);
-		for (size_t w = 0; w < 3; w++)
-			h->rest[w] = rs_get_be64(h->key + 8 + 8 * w);
-	} else {
-		uint8_t pad[32] = { 0 };
-		memcpy(pad, h->key, h->key_len);
-		h->prefix = rs_get_be64(pad);
-		for (size_t w = 0; w < 3; w++)
-			h->rest[w] = rs_get_be64(pad + 8 + 8 * w);
-	}
+	rs_runs_reader *rd = ctx;
+	span *sp = &rd->spans[i];
+	int rc = rs_packed_next(rd->map, sp->end, &sp->pos, key, key_len, val, val_len);
 	/* this run's next entry is read when its turn comes, after one entry
 	 * of most other runs: with hundreds of runs that is too many streams
 	 * for the processor to see coming, so ask for its first lines now
 	 * (a few hundred KiB in all, which the caches hold) */
-	const uint8_t *next = rd->map + h->pos;
-	if (h->pos < h->end) {
+	if (rc == 1 && sp->pos < sp->end) {
+		const uint8_t *next = rd->map + sp->pos;
 		__builtin_prefetch(next);
 		__builtin_prefetch(next + 64);
 		__builtin_prefetch(next + 128);
 		__builtin_prefetch(next + 192);
 	}
-}
-
-/* Whether run a's entry comes before run b's, when their first eight key
- * bytes tie: a done run after all, then the key, then the run number, so
- * that the order is total. */
-static int less_tied(const rs_runs_reader *rd, size_t a, size_t b)
-{
-	const head *x = &rd->heads[a], *y = &rd->heads[b];
-	if (x->done || y->done)
-		return x->done && y->done ? a < b : y->done;
-	for (size_t w = 0; w < 3; w++)
-		if (x->rest[w] != y->rest[w])
-			return x->rest[w] < y->rest[w];
-	/* the first 32 bytes tie, zeros past a key's end: the shorter key,
-	 * when both end there, is a prefix of the other and comes first */
-	int c = x->key_len <= 32 || y->key_len <= 32
-	        ? (x->key_len > y->key_len) - (x->key_len < y->key_len)
-	        : rs_bytes_cmp(x->key + 32, x->key_len - 32, y->key + 32, y->key_len - 32);
-	return c ? c < 0 : a < b;
-}
-
-/* A done run's prefix is the largest, so most comparisons end at the
- * first test (a tie goes to less_tied, which knows a done run). */
-static inline int less(const rs_runs_reader *rd, size_t a, size_t b)
-{
-	uint64_t pa = rd->heads[a].prefix, pb = rd->heads[b].prefix;
-	if (__builtin_expect(pa != pb, 1))
-		return pa < pb;
-	return less_tied(rd, a, b);
-}
-
-/* Play run j's new entry up its path to the root.  Which of the two goes
- * on is chosen without a branch: for random keys it is a coin toss that
- * the processor would mispredict half of the time. */
-static void replay(rs_runs_reader *rd, size_t j)
-{
-	size_t w = j;
-	for (size_t n = (j + rd->k) / 2; n > 0; n /= 2) {
-		size_t t = rd->tree[n];
-		size_t m = (size_t)0 - (size_t)less(rd, t, w); /* all ones when t wins */
-		rd->tree[n] = (w & m) | (t & ~m);
-		w = (t & m) | (w & ~m);
-	}
-	rd->tree[0] = w;
-}
-
-/* Build the tree bottom-up: the winner of each subtree goes up, its loser
- * stays.  win[] is scratch for the winners of inner nodes. */
-static void build(rs_runs_reader *rd, size_t *win)
-{
-	size_t k = rd->k;
-	for (size_t n = k - 1; n > 0; n--) {
-		size_t l = 2 * n, r = 2 * n + 1;
-		size_t a = l >= k ? l - k : win[l], b = r >= k ? r - k : win[r];
-		if (less(rd, a, b)) {
-			win[n] = a;
-			rd->tree[n] = b;
-		} else {
-			win[n] = b;
-			rd->tree[n] = a;
-		}
-	}
-	rd->tree[0] = k > 1 ? win[1] : 0;
+	return rc;
 }
 
 int rs_runs_reader_open(rs_runs *r, rs_runs_part part, rs_runs_reader **out, rs_error *err)
 {
 	rs_runs_reader *rd = calloc(1, sizeof *rd);
-	size_t *win = NULL;
+	size_t k = r->n && r->bytes ? r->n : 0;
 	int rc = 0;
 
 	*out = NULL;
 	if (rd == NULL)
 		return rs_error_set(err, RS_ENOMEM, "out of memory");
-	if (r->n == 0 || r->bytes == 0)
-		goto done;
-	rd->k = r->n;
-	rd->heads = calloc(r->n, sizeof *rd->heads);
-	rd->tree = calloc(r->n, sizeof *rd->tree);
-	win = calloc(r->n, sizeof *win);
-	if (rd->heads == NULL || rd->tree == NULL || win == NULL) {
+	if (k) {
+		rd->map_len = (size_t)r->bytes;
+		/* populated: one call instead of a fault per page */
+		rd->map = mmap(NULL, rd->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
+		if (rd->map == MAP_FAILED) {
+			rd->map = NULL;
+			rc = fail_io(err, r->dir, errno, "cannot map sorted runs");
+			goto done;
+		}
+		if ((rd->spans = calloc(k, sizeof *rd->spans)) == NULL) {
+			rc = rs_error_set(err, RS_ENOMEM, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < k; i++) {
+			rd->spans[i].pos = (size_t)(part == RS_RUNS_HIGH ? r->runs[i].mid : r->runs[i].start);
+			rd->spans[i].end = (size_t)(part == RS_RUNS_LOW ? r->runs[i].mid : r->runs[i].end);
+		}
+	}
+	if (rs_kway_open(&rd->merge, k, run_next, rd))
 		rc = rs_error_set(err, RS_ENOMEM, "out of memory");
-		goto done;
-	}
-	rd->map_len = (size_t)r->bytes;
-	/* populated: one call instead of a fault per page */
-	rd->map = mmap(NULL, rd->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, 0);
-	if (rd->map == MAP_FAILED) {
-		rd->map = NULL;
-		rc = fail_io(err, r->dir, errno, "cannot map sorted runs");
-		goto done;
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		head *h = &rd->heads[i];
-		h->pos = (size_t)(part == RS_RUNS_HIGH ? r->runs[i].mid : r->runs[i].start);
-		h->end = (size_t)(part == RS_RUNS_LOW ? r->runs[i].mid : r->runs[i].end);
-		advance(rd, h);
-	}
-	build(rd, win);
 done:
-	free(win);
 	if (rc) {
 		rs_runs_reader_close(rd);
 		return rc;
@@ -391,36 +290,17 @@ done:
 int rs_runs_reader_next(rs_runs_reader *rd, const uint8_t **key, size_t *key_len,
                         const uint8_t **val, size_t *val_len)
 {
-	if (rd->k == 0)
-		return 0;
-	if (rd->have_last) {
-		/* the run handed out last moves on, and plays its new entry */
-		size_t j = rd->tree[0];
-		advance(rd, &rd->heads[j]);
-		replay(rd, j);
-		rd->have_last = 0;
-	}
-	if (rd->damaged)
-		return RS_ECORRUPT;
-	const head *h = &rd->heads[rd->tree[0]];
-	if (h->done)
-		return 0;
-	*key = h->key;
-	*key_len = h->key_len;
-	*val = h->val;
-	*val_len = h->val_len;
-	rd->have_last = 1;
-	return 1;
+	return rs_kway_next(&rd->merge, key, key_len, val, val_len, NULL);
 }
 
 void rs_runs_reader_close(rs_runs_reader *rd)
 {
 	if (rd == NULL)
 		return;
+	rs_kway_close(&rd->merge);
 	if (rd->map)
 		munmap(rd->map, rd->map_len);
-	free(rd->heads);
-	free(rd->tree);
+	free(rd->spans);
 	free(rd);
 }
 

@@ -32,6 +32,7 @@ int main(void)
 	srunner_add_suite(sr, batch_suite());
 	srunner_add_suite(sr, store_suite());
 	srunner_add_suite(sr, runs_suite());
+	srunner_add_suite(sr, kway_suite());
 	srunner_add_suite(sr, writer_suite());
 	srunner_add_suite(sr, export_suite());
 	srunner_add_suite(sr, part_suite());

@@ -305,95 +305,12 @@ START_TEST(a_follower_reads_what_is_appended)
 }
 END_TEST
 
-/* The merge is a sort: for every number of runs from 1 to 70 (powers of
- * two, odd counts, more runs than entries), runs of keys drawn from a few
- * bytes (so that keys share 8 and 16 bytes, one is a prefix of another,
- * keys are shorter than 8, and one key is in several runs) read back as
- * all their entries sorted by key and, for equal keys, by run: the same
- * entries in the same order, each value naming its run and place. */
-typedef struct tkey {
-	uint8_t key[48];
-	size_t len;
-	uint32_t run, idx;
-} tkey;
-
-static int tkey_cmp(const void *x, const void *y)
-{
-	const tkey *a = x, *b = y;
-	int c = rs_key_cmp(a->key, a->len, b->key, b->len);
-	if (c)
-		return c;
-	return a->run != b->run ? (a->run > b->run) - (a->run < b->run)
-	                        : (a->idx > b->idx) - (a->idx < b->idx);
-}
-
-START_TEST(the_merge_is_a_sort)
-{
-	static const uint8_t alphabet[] = { 0x00, 0x01, 0x7f, 0xff };
-	uint64_t seed = 11;
-	rs_error err;
-
-	for (uint32_t nruns = 1; nruns <= 70; nruns++) {
-		size_t total = 0, cap = (size_t)nruns * 40;
-		tkey *all = calloc(cap, sizeof *all);
-		rs_runs *r;
-		ck_assert_ptr_nonnull(all);
-		ck_assert_int_eq(rs_runs_new(&r, test_dir, &err), 0);
-		for (uint32_t run = 0; run < nruns; run++) {
-			size_t n = test_rand(&seed) % 40, first = total;
-			for (size_t i = 0; i < n; i++) {
-				tkey *t = &all[total++];
-				/* a long shared stretch, then a few bytes that differ */
-				size_t shared = test_rand(&seed) % 4 == 0 ? 0 : 6 + test_rand(&seed) % 36;
-				t->len = shared + test_rand(&seed) % 6;
-				if (t->len == 0)
-					t->len = 1;
-				for (size_t j = 0; j < t->len; j++)
-					t->key[j] = j < shared ? 'u' : alphabet[test_rand(&seed) % 4];
-				t->run = run;
-			}
-			qsort(all + first, n, sizeof *all, tkey_cmp);
-			for (size_t i = first; i < total; i++) {
-				uint8_t val[8];
-				all[i].idx = (uint32_t)(i - first);
-				memcpy(val, &all[i].run, 4);
-				memcpy(val + 4, &all[i].idx, 4);
-				ck_assert_int_eq(rs_runs_append(r, all[i].key, all[i].len, val, 8, &err), 0);
-			}
-			ck_assert_int_eq(rs_runs_append_end(r, &err), 0);
-		}
-		qsort(all, total, sizeof *all, tkey_cmp);
-		rs_runs_reader *rd;
-		const uint8_t *key, *val;
-		size_t key_len, val_len, seen = 0;
-		ck_assert_int_eq(rs_runs_reader_open(r, RS_RUNS_ALL, &rd, &err), 0);
-		while (rs_runs_reader_next(rd, &key, &key_len, &val, &val_len) == 1) {
-			uint32_t run, idx;
-			ck_assert_uint_lt(seen, total);
-			ck_assert_uint_eq(val_len, 8);
-			memcpy(&run, val, 4);
-			memcpy(&idx, val + 4, 4);
-			ck_assert_uint_eq(key_len, all[seen].len);
-			ck_assert_int_eq(memcmp(key, all[seen].key, key_len), 0);
-			ck_assert_uint_eq(run, all[seen].run);
-			ck_assert_uint_eq(idx, all[seen].idx);
-			seen++;
-		}
-		ck_assert_uint_eq(seen, total);
-		rs_runs_reader_close(rd);
-		rs_runs_free(r);
-		free(all);
-	}
-}
-END_TEST
-
 Suite *runs_suite(void)
 {
 	Suite *s = suite_create("runs");
 	TCase *tc = tcase_create("runs");
 	tcase_add_checked_fixture(tc, test_dir_make, test_dir_remove);
 	tcase_add_test(tc, runs_read_back_in_key_order);
-	tcase_add_test(tc, the_merge_is_a_sort);
 	tcase_add_test(tc, damaged_entries_are_errors);
 	tcase_add_test(tc, applying_runs_is_applying_batches);
 	tcase_add_test(tc, a_follower_reads_what_is_appended);

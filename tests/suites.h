@@ -9,6 +9,7 @@
 Suite *batch_suite(void);
 Suite *event_suite(void);
 Suite *export_suite(void);
+Suite *kway_suite(void);
 Suite *merge_suite(void);
 Suite *part_suite(void);
 Suite *record_suite(void);
