@@ -54,9 +54,10 @@ static inline void rs_put_be64(uint8_t *p, uint64_t v)
 	p[7] = (uint8_t)v;
 }
 
-/* Two keys compared in place, in rs_key_cmp's order (bytes, then length),
- * for the merge's hot loops: a key is a user id and a short code, which
- * eight bytes at a time compare faster than through a call to memcmp. */
+/* Two keys compared in place: bytes, then length.  rs_key_cmp is this,
+ * and the merges' hot loops inline it: a key is a user id and a short
+ * code, which eight bytes at a time compare faster than through a call to
+ * memcmp. */
 static inline int rs_bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
 	size_t n = an < bn ? an : bn, i = 0;
@@ -69,6 +70,14 @@ static inline int rs_bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, si
 		if (a[i] != b[i])
 			return a[i] < b[i] ? -1 : 1;
 	return (an > bn) - (an < bn);
+}
+
+/* Whether two keys are equal: asked of every entry a merge reads, and
+ * consecutive keys nearly always differ in their first eight bytes (the
+ * user id's). */
+static inline int rs_bytes_eq(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	return an == bn && rs_bytes_cmp(a, an, b, bn) == 0;
 }
 
 #endif

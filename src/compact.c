@@ -12,6 +12,7 @@
 #include <rewardstore/part.h>
 #include <rewardstore/record.h>
 
+#include "bytes.h"
 #include "kway-private.h"
 #include "part-private.h"
 #include "sources-fold.h"
@@ -164,7 +165,7 @@ int rs_part_merge(rs_part *const *in, size_t nin, const rs_part_merge_opts *opts
 			goto damaged;
 		}
 		while ((more = rs_kway_next(&m, &k2, &k2_len, &v2, &v2_len, &w2)) == 1 &&
-		       k2_len == key_len && memcmp(k2, key, key_len) == 0) {
+		       rs_bytes_eq(k2, k2_len, key, key_len)) {
 			if (!several && !opts->rows && rs_record_decode(&acc, val, val_len)) {
 				bad = first;
 				goto damaged;

@@ -245,13 +245,6 @@ int rs_store_apply_runs(rs_store *s, rs_runs *runs, const rs_source *src, size_t
 /* ---- the folder (fold-private.h): a reader's entries with equal keys
  * come one after the other, so a key is whole when the next key differs ---- */
 
-/* Whether two keys are equal: asked of every entry, and consecutive keys
- * nearly always differ in their first eight bytes (the user id's). */
-static inline int same_key(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-	return an == bn && rs_bytes_cmp(a, an, b, bn) == 0;
-}
-
 int rs_folder_next(rs_folder *f, const uint8_t **key, size_t *key_len, const uint8_t **raw,
                    size_t *raw_len, rs_record *acc)
 {
@@ -273,7 +266,7 @@ int rs_folder_next(rs_folder *f, const uint8_t **key, size_t *key_len, const uin
 			f->key = NULL;
 			break;
 		}
-		if (!same_key(f->key, f->key_len, *key, *key_len))
+		if (!rs_bytes_eq(f->key, f->key_len, *key, *key_len))
 			break;
 		/* the same key in another run: fold it in memory */
 		if (!folded && (rc = rs_record_decode(acc, *raw, *raw_len)))

@@ -12,6 +12,8 @@
 #include <rewardstore/record.h>
 #include <rewardstore/timestamp.h>
 
+#include "bytes.h"
+
 int rs_str_cmp(rs_str a, rs_str b)
 {
 	uint32_t n = a.n < b.n ? a.n : b.n;
@@ -23,11 +25,8 @@ int rs_str_cmp(rs_str a, rs_str b)
 
 int rs_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-	size_t n = an < bn ? an : bn;
-	int c = memcmp(a, b, n);
-	if (c)
-		return c;
-	return (an > bn) - (an < bn);
+	/* the one comparison of keys, which the merges inline (bytes.h) */
+	return rs_bytes_cmp(a, an, b, bn);
 }
 
 size_t rs_key_make(uint8_t out[RS_KEY_MAX], const uint8_t user[RS_UUID_LEN],

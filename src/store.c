@@ -145,7 +145,6 @@ int rs_store_last_run(rs_store *s, MDB_txn *txn, uint64_t *last)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-
 /* Open the named databases, creating them in a new store, and check the
  * format version: a store stamped newer than this build is refused before
  * anything is written. */
