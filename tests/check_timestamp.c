@@ -6,6 +6,7 @@
 #include <rewardstore/timestamp.h>
 
 #include "suites.h"
+#include "../src/timestamp-private.h"
 
 static int64_t parse_ok(const char *s, int32_t tz)
 {
@@ -152,6 +153,68 @@ START_TEST(dates_from_the_table)
 }
 END_TEST
 
+/* The common shape is read sixteen bytes at a time, everything else a
+ * byte at a time: both say the same of every timestamp of that shape, and
+ * of every text one byte away from one (each byte replaced by each of the
+ * 256, each length cut, a digit added), with and without a default
+ * offset. */
+static void same_both_ways(const char *s, size_t n, int32_t tz)
+{
+	int64_t a = 0, b = 0;
+	const char *wa = NULL, *wb = NULL;
+	int ra = rs_time_parse(s, n, tz, &a, &wa);
+	int rb = rs_time_parse_bytewise(s, n, tz, &b, &wb);
+
+	ck_assert_msg(ra == rb, "'%.*s': %d, byte by byte %d", (int)n, s, ra, rb);
+	if (ra == 0)
+		ck_assert_msg(a == b, "'%.*s': %lld, byte by byte %lld", (int)n, s, (long long)a,
+		              (long long)b);
+	else
+		ck_assert_msg(strcmp(wa, wb) == 0, "'%.*s': '%s', byte by byte '%s'", (int)n, s,
+		              wa, wb);
+}
+
+START_TEST(common_shape_read_either_way)
+{
+	static const char *const seeds[] = {
+		"2025-03-24T03:05:10.223045+09:00", "2025-02-21 10:55:34.374793+00",
+		"2024-02-29t23:59:59.999999Z",      "0001-01-01T00:00:00.000000+00:00",
+		"9999-12-31T23:59:59.999999-0330",  "2025-12-03T09:15:00.500000",
+		"1970-01-01T00:00:00.000001z",      "2023-02-29T12:00:00.000000+09:00",
+	};
+	static const int32_t tzs[] = { RS_TZ_NONE, 9 * 60 };
+	char buf[64];
+	int64_t us;
+	const char *why;
+
+	/* the common shape is the one the seeds have: they parse */
+	ck_assert_int_eq(rs_time_parse(seeds[0], strlen(seeds[0]), RS_TZ_NONE, &us, &why), 0);
+	ck_assert_int_eq(us, parse_ok("2025-03-23T18:05:10.223045Z", RS_TZ_NONE));
+	for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
+		size_t n = strlen(seeds[k]);
+		for (size_t t = 0; t < sizeof tzs / sizeof *tzs; t++) {
+			for (size_t len = 0; len <= n; len++)
+				same_both_ways(seeds[k], len, tzs[t]);
+			memcpy(buf, seeds[k], n);
+			for (size_t at = 0; at < 27 && at <= n; at++) {
+				/* a digit more where the text is, or at its end */
+				memmove(buf + at + 1, seeds[k] + at, n - at);
+				buf[at] = '7';
+				same_both_ways(buf, n + 1, tzs[t]);
+				memcpy(buf, seeds[k], n);
+			}
+			for (size_t at = 0; at < n; at++) {
+				for (int c = 0; c < 256; c++) {
+					buf[at] = (char)c;
+					same_both_ways(buf, n, tzs[t]);
+				}
+				buf[at] = seeds[k][at];
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(default_tz_option)
 {
 	int32_t m;
@@ -179,6 +242,7 @@ Suite *timestamp_suite(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, dates_from_the_table);
 	tcase_add_test(tc, default_tz_option);
+	tcase_add_test(tc, common_shape_read_either_way);
 	suite_add_tcase(s, tc);
 	return s;
 }
