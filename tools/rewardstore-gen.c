@@ -6,7 +6,12 @@
  * of events carry a stale character_id that the catalog does not know
  * (sometimes with an empty type), as in the seed incident.  Timestamps are
  * random over a year, so they are out of order within and across files, and
- * use both Z and +09:00.  The same seed gives the same bytes. */
+ * use both Z and +09:00.  With --varied, the values vary as logs written by
+ * several clients over time do: random event ids, names that change,
+ * dialogs of random words with escapes (quotes, \n, \u00e9, a surrogate
+ * pair), sources with a device number, more statuses, five offsets, and
+ * fractions of six, three or no digits; the keys are drawn the same way.
+ * The same seed gives the same bytes. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -205,13 +210,106 @@ static void event(out *o, uint64_t seq, uint64_t users)
 	puts_(o, "\"}\n");
 }
 
+static const char *const words[] = { "eco", "bottle", "can", "recycle", "green", "label",
+                                     "rinse", "sort", "again", "ok" };
+static const char *const statuses[] = { "owned", "gifted", "traded", "expired" };
+static const char *const offsets[] = { "Z", "+09:00", "-05:00", "+05:30", "+00:00" };
+
+/* A dialog of 2 to 12 random words, some Korean, some not, with an escape
+ * now and then. */
+static void varied_dialog(out *o, const code *c)
+{
+	int n = 2 + (int)below(11);
+	for (int w = 0; w < n; w++) {
+		if (w)
+			puts_(o, below(8) ? " " : "\\n");
+		switch (below(12)) {
+		case 0: puts_(o, "\\\""); puts_(o, c->name); puts_(o, "\\\""); break;
+		case 1: puts_(o, "caf\\u00e9"); break;
+		case 2: puts_(o, "\\ud83c\\udf3f"); break;
+		case 3: case 4: case 5: puts_(o, words[below(10)]); break;
+		default:
+			for (int k = 1 + (int)below(4); k > 0; k--)
+				puts_(o, syll[below(18)]);
+		}
+	}
+}
+
+static void put_time_varied(out *o, int64_t secs)
+{
+	char t[48];
+	const char *off = offsets[below(5)];
+	int m = off[0] == 'Z' ? 0 : (off[1] - '0') * 600 + (off[2] - '0') * 60 + (off[4] - '0') * 10;
+	secs += (off[0] == '-' ? -60 : 60) * (int64_t)m;
+	int64_t z = secs / 86400 + 719468, sod = secs % 86400;
+	int64_t era = z / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int d = (int)(doy - (153 * mp + 2) / 5 + 1), mo = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t y = yoe + era * 400 + (mo <= 2);
+	int n = snprintf(t, sizeof t, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, mo, d,
+	                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	put(o, t, (size_t)n);
+	uint64_t f = below(10);
+	if (f < 7)
+		n = snprintf(t, sizeof t, ".%06d", (int)below(1000000));
+	else if (f < 9)
+		n = snprintf(t, sizeof t, ".%03d", (int)below(1000));
+	else
+		n = 0;
+	put(o, t, (size_t)n);
+	puts_(o, off);
+}
+
+static void event_varied(out *o, uint64_t users)
+{
+	uint64_t user = below(users);
+	uint64_t personal = mix(user ^ 0x5eed);
+	const code *c = &codes[(personal + below(PER_USER) * 7) % NCODES];
+	int stale = below(100) < 3;
+	char num[32];
+
+	puts_(o, "{\"event_id\":\"");
+	put(o, num, (size_t)snprintf(num, sizeof num, "%016llx", (unsigned long long)next()));
+	puts_(o, "\",\"user_id\":\"");
+	put_uuid(o, mix(user + 1), mix(user + 2));
+	puts_(o, "\",\"character_code\":\"");
+	puts_(o, c->code);
+	puts_(o, "\",\"character_id\":\"");
+	if (stale)
+		put_uuid(o, mix(next()), mix(next()));
+	else
+		put_uuid(o, c->id_a, c->id_b);
+	puts_(o, "\",\"character_name\":\"");
+	puts_(o, c->name);
+	if (below(10) < 3) {
+		put(o, num, (size_t)snprintf(num, sizeof num, " v%d", 2 + (int)below(8)));
+	}
+	puts_(o, "\",\"character_type\":\"");
+	if (!(stale && below(2)))
+		puts_(o, below(4) ? c->type : types[below(8)]);
+	puts_(o, "\",\"character_dialog\":\"");
+	varied_dialog(o, c);
+	puts_(o, "\",\"source\":\"");
+	puts_(o, sources[below(6)]);
+	put(o, num, (size_t)snprintf(num, sizeof num, ":%d", (int)below(10000)));
+	puts_(o, "\",\"acquired_at\":\"");
+	put_time_varied(o, 1735689600LL + (int64_t)below(365 * 86400));
+	if (below(100) < 15) {
+		puts_(o, "\",\"status\":\"");
+		puts_(o, statuses[below(4)]);
+	}
+	puts_(o, "\"}\n");
+}
+
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: rewardstore-gen [--events N] [--files K] [--seed S] [--bad-rate R]\n"
-	            "                       [--catalog FILE] PREFIX\n"
+	            "                       [--varied] [--catalog FILE] PREFIX\n"
 	            "Writes PREFIX-0.jsonl .. PREFIX-(K-1).jsonl with N events in all (default\n"
 	            "1000000 in 4 files), a fraction R of bad lines (default 0), and, with\n"
-	            "--catalog, the character catalog as CSV (id,code,name).\n");
+	            "--catalog, the character catalog as CSV (id,code,name).  --varied: values\n"
+	            "that vary more (random words, escapes, offsets, fractions' lengths).\n");
 }
 
 int main(int argc, char **argv)
@@ -222,13 +320,14 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "bad-rate", required_argument, NULL, 'b' },
 		{ "catalog", required_argument, NULL, 'c' },
+		{ "varied", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned long long events = 1000000, files = 4, seed = 1;
 	double bad_rate = 0;
 	const char *catalog = NULL;
-	int c;
+	int c, varied = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -237,6 +336,7 @@ int main(int argc, char **argv)
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		case 'b': bad_rate = strtod(optarg, NULL); break;
 		case 'c': catalog = optarg; break;
+		case 'v': varied = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -265,6 +365,8 @@ int main(int argc, char **argv)
 		out *o = &outs[below(files)];
 		if (bad_per_million && below(1000000) < bad_per_million)
 			bad_line(o, below(users));
+		else if (varied)
+			event_varied(o, users);
 		else
 			event(o, i, users);
 	}
