@@ -126,22 +126,27 @@ static void make_codes(void)
 	}
 }
 
-static void put_time(out *o, int64_t secs, int usec, int kst)
+/* "YYYY-MM-DDTHH:MM:SS" of seconds since the epoch, with the civil date
+ * from days (proleptic Gregorian) */
+static void put_civil(out *o, int64_t secs)
 {
-	/* civil date from days, proleptic Gregorian */
 	char t[48];
-	if (kst)
-		secs += 9 * 3600;
 	int64_t z = secs / 86400 + 719468, sod = secs % 86400;
 	int64_t era = z / 146097, doe = z - era * 146097;
 	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
 	int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
 	int64_t y = yoe + era * 400 + (m <= 2);
-	int n = snprintf(t, sizeof t, "%04lld-%02d-%02dT%02d:%02d:%02d.%06d%s", (long long)y, m, d,
-	                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), usec,
-	                 kst ? "+09:00" : "Z");
+	int n = snprintf(t, sizeof t, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d,
+	                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
 	put(o, t, (size_t)n);
+}
+
+static void put_time(out *o, int64_t secs, int usec, int kst)
+{
+	char t[32];
+	put_civil(o, kst ? secs + 9 * 3600 : secs);
+	put(o, t, (size_t)snprintf(t, sizeof t, ".%06d%s", usec, kst ? "+09:00" : "Z"));
 }
 
 static void bad_line(out *o, uint64_t user)
@@ -237,26 +242,16 @@ static void varied_dialog(out *o, const code *c)
 
 static void put_time_varied(out *o, int64_t secs)
 {
-	char t[48];
+	char t[16];
 	const char *off = offsets[below(5)];
 	int m = off[0] == 'Z' ? 0 : (off[1] - '0') * 600 + (off[2] - '0') * 60 + (off[4] - '0') * 10;
-	secs += (off[0] == '-' ? -60 : 60) * (int64_t)m;
-	int64_t z = secs / 86400 + 719468, sod = secs % 86400;
-	int64_t era = z / 146097, doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	int d = (int)(doy - (153 * mp + 2) / 5 + 1), mo = (int)(mp < 10 ? mp + 3 : mp - 9);
-	int64_t y = yoe + era * 400 + (mo <= 2);
-	int n = snprintf(t, sizeof t, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, mo, d,
-	                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-	put(o, t, (size_t)n);
+	put_civil(o, secs + (off[0] == '-' ? -60 : 60) * (int64_t)m);
 	uint64_t f = below(10);
+	int n = 0;
 	if (f < 7)
 		n = snprintf(t, sizeof t, ".%06d", (int)below(1000000));
 	else if (f < 9)
 		n = snprintf(t, sizeof t, ".%03d", (int)below(1000));
-	else
-		n = 0;
 	put(o, t, (size_t)n);
 	puts_(o, off);
 }
