@@ -176,25 +176,47 @@ static void bad_line(out *o, uint64_t user)
 	}
 }
 
+/* An event's key: a user, one of the user's six codes, and whether its
+ * character id is stale; drawn the same way for both kinds of logs. */
+typedef struct key {
+	uint64_t user;
+	const code *c;
+	int stale;
+} key;
+
+static key draw_key(uint64_t users)
+{
+	key k;
+	k.user = below(users);
+	k.c = &codes[(mix(k.user ^ 0x5eed) + below(PER_USER) * 7) % NCODES];
+	k.stale = below(100) < 3;
+	return k;
+}
+
+/* ","user_id":"…","character_code":"…","character_id":"…" after an event id */
+static void put_key(out *o, const key *k)
+{
+	puts_(o, "\",\"user_id\":\"");
+	put_uuid(o, mix(k->user + 1), mix(k->user + 2));
+	puts_(o, "\",\"character_code\":\"");
+	puts_(o, k->c->code);
+	puts_(o, "\",\"character_id\":\"");
+	if (k->stale)
+		put_uuid(o, mix(next()), mix(next())); /* an id no catalog knows */
+	else
+		put_uuid(o, k->c->id_a, k->c->id_b);
+}
+
 static void event(out *o, uint64_t seq, uint64_t users)
 {
-	uint64_t user = below(users);
-	uint64_t personal = mix(user ^ 0x5eed);
-	const code *c = &codes[(personal + below(PER_USER) * 7) % NCODES];
-	int stale = below(100) < 3;
+	key k = draw_key(users);
+	const code *c = k.c;
+	int stale = k.stale;
 	char num[32];
 
 	puts_(o, "{\"event_id\":\"evt-");
 	put(o, num, (size_t)snprintf(num, sizeof num, "%010llu", (unsigned long long)seq));
-	puts_(o, "\",\"user_id\":\"");
-	put_uuid(o, mix(user + 1), mix(user + 2));
-	puts_(o, "\",\"character_code\":\"");
-	puts_(o, c->code);
-	puts_(o, "\",\"character_id\":\"");
-	if (stale)
-		put_uuid(o, mix(next()), mix(next())); /* an id no catalog knows */
-	else
-		put_uuid(o, c->id_a, c->id_b);
+	put_key(o, &k);
 	puts_(o, "\",\"character_name\":\"");
 	puts_(o, c->name);
 	puts_(o, "\",\"character_type\":\"");
@@ -258,23 +280,14 @@ static void put_time_varied(out *o, int64_t secs)
 
 static void event_varied(out *o, uint64_t users)
 {
-	uint64_t user = below(users);
-	uint64_t personal = mix(user ^ 0x5eed);
-	const code *c = &codes[(personal + below(PER_USER) * 7) % NCODES];
-	int stale = below(100) < 3;
+	key k = draw_key(users);
+	const code *c = k.c;
+	int stale = k.stale;
 	char num[32];
 
 	puts_(o, "{\"event_id\":\"");
 	put(o, num, (size_t)snprintf(num, sizeof num, "%016llx", (unsigned long long)next()));
-	puts_(o, "\",\"user_id\":\"");
-	put_uuid(o, mix(user + 1), mix(user + 2));
-	puts_(o, "\",\"character_code\":\"");
-	puts_(o, c->code);
-	puts_(o, "\",\"character_id\":\"");
-	if (stale)
-		put_uuid(o, mix(next()), mix(next()));
-	else
-		put_uuid(o, c->id_a, c->id_b);
+	put_key(o, &k);
 	puts_(o, "\",\"character_name\":\"");
 	puts_(o, c->name);
 	if (below(10) < 3) {
