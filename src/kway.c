@@ -28,17 +28,16 @@ static void advance(rs_kway *m, size_t i)
 		h->prefix = UINT64_MAX;
 		return;
 	}
-	if (h->key_len >= 32) {
-		h->prefix = rs_get_be64(h->key);
-		for (size_t w = 0; w < 3; w++)
-			h->rest[w] = rs_get_be64(h->key + 8 + 8 * w);
-	} else {
-		uint8_t pad[32] = { 0 };
+	/* a key shorter than 32 bytes is read from a copy padded with zeros */
+	uint8_t pad[32] = { 0 };
+	const uint8_t *k = h->key;
+	if (h->key_len < 32) {
 		memcpy(pad, h->key, h->key_len);
-		h->prefix = rs_get_be64(pad);
-		for (size_t w = 0; w < 3; w++)
-			h->rest[w] = rs_get_be64(pad + 8 + 8 * w);
+		k = pad;
 	}
+	h->prefix = rs_get_be64(k);
+	for (size_t w = 0; w < 3; w++)
+		h->rest[w] = rs_get_be64(k + 8 + 8 * w);
 }
 
 /* Whether stream a's entry comes before stream b's, when their first
